@@ -1,0 +1,51 @@
+# The two commands: `make up` (start the cluster) and `make test` (the whole suite).
+COMPOSE_FILE := docker-compose/docker-compose.yml
+COMPOSE ?= docker-compose -f $(COMPOSE_FILE)
+VENV := .venv
+IMAGES := postgis
+
+.PHONY: up down logs status test unit e2e bench docs docker images secrets venv
+
+up: images secrets
+	$(COMPOSE) up -d --no-build
+	@scripts/wait-healthy 600 $(COMPOSE)
+	@echo "Connect to the primary: PGPASSWORD=\$$(cat docker-compose/secrets/postgres_password) psql -h 127.0.0.1 -p 5441 -U postgres app"
+
+down:
+	$(COMPOSE) down
+
+logs:
+	$(COMPOSE) logs --tail=100 -f
+
+docker:
+	@scripts/ensure-docker
+	@scripts/ensure-base-image
+
+images: docker
+	@for image in $(IMAGES); do \
+	    echo "Building postgis-cluster/$$image"; \
+	    docker build -t postgis-cluster/$$image:latest -f src/$$image/Dockerfile . >.build-$$image.log 2>&1 \
+	        || { tail -n 30 .build-$$image.log; exit 1; }; \
+	done
+
+secrets:
+	@scripts/make-secrets docker-compose/secrets
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q -e '.[test]'
+	touch $@
+
+docs: venv
+	$(VENV)/bin/pgcluster config doc > doc/CONFIGURATION.md
+
+unit: venv
+	$(VENV)/bin/pytest -q tests/unit
+
+e2e: venv images
+	$(VENV)/bin/pytest -v tests/e2e
+
+test: venv images
+	$(VENV)/bin/pytest -v -rfE tests

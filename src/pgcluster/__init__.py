@@ -1,0 +1,1 @@
+"""Configuration, supervision and health checks for the postgis-cluster containers."""

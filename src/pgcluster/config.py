@@ -1,0 +1,302 @@
+"""The environment spec table and the frozen configuration of each container role.
+
+One table (SPEC) names every variable with its default, parser, secrecy and a
+one-line doc. It drives parsing, `pgcluster config check` and
+doc/CONFIGURATION.md. Nothing else in pgcluster reads os.environ.
+"""
+import os
+from dataclasses import dataclass, field
+
+from . import parsers as p
+from .errors import ConfigError
+
+REQUIRED = object()  # no default: the variable must be set
+DERIVED = object()   # no default: computed from other variables when absent
+
+
+@dataclass(frozen=True)
+class Var:
+    name: str
+    roles: tuple
+    default: object
+    parse: object
+    doc: str
+    secret: bool = False
+
+    @property
+    def default_text(self):
+        if self.default is REQUIRED:
+            return "required"
+        if self.default is DERIVED:
+            return "derived"
+        return f"`{self.default}`" if self.default != "" else "empty"
+
+
+NODE = ("node",)
+
+SPEC = (
+    # --- identity -------------------------------------------------------------------
+    Var("NODE_NAME", NODE, REQUIRED, p.node_name,
+        "Name of this node in repmgr and in logs, such as node1."),
+    Var("NODE_ID", NODE, DERIVED, p.integer(1, 2147483647),
+        "repmgr node id; when absent, the number NODE_NAME ends with (node3 -> 3)."),
+    Var("NODE_PRIORITY", NODE, "100", p.integer(0, 1000),
+        "Failover priority among equally advanced standbys; 0 means never promoted."),
+    Var("CLUSTER_NAME", NODE, "pg_cluster", p.node_name,
+        "Name of the cluster, shown in logs and in PostgreSQL's process titles."),
+    Var("CLUSTER_NODE_NETWORK_NAME", NODE, DERIVED, p.host,
+        "Host name other containers reach this node by; defaults to NODE_NAME."),
+    # --- database and users ------------------------------------------------------------
+    Var("POSTGRES_USER", NODE, "postgres", p.identifier,
+        "Database superuser created at initialisation."),
+    Var("POSTGRES_PASSWORD", NODE, REQUIRED, p.text,
+        "Password of POSTGRES_USER (no default; also as POSTGRES_PASSWORD_FILE).", secret=True),
+    Var("POSTGRES_DB", NODE, DERIVED, p.identifier,
+        "Database created at initialisation, with PostGIS; defaults to POSTGRES_USER."),
+    Var("REPLICATION_USER", NODE, "replication_user", p.identifier,
+        "User for replication and repmgr; has only the rights repmgr needs, not superuser."),
+    Var("REPLICATION_PASSWORD", NODE, REQUIRED, p.text,
+        "Password of REPLICATION_USER (no default; also as REPLICATION_PASSWORD_FILE).", secret=True),
+    Var("REPLICATION_DB", NODE, "replication_db", p.identifier,
+        "Database holding repmgr's metadata."),
+    # --- topology -------------------------------------------------------------------
+    Var("REPLICATION_PRIMARY_HOST", NODE, "", p.optional_host,
+        "Upstream this node clones from and follows; empty or equal to "
+        "CLUSTER_NODE_NETWORK_NAME on the initial primary."),
+    Var("REPLICATION_PRIMARY_PORT", NODE, "5432", p.integer(1, 65535),
+        "PostgreSQL port of the upstream."),
+    Var("PARTNER_NODES", NODE, "", p.host_list,
+        "Comma-separated first-level nodes (the initial primary and its direct standbys) "
+        "asked who the primary is at start, and counted for the majority."),
+    Var("USE_REPLICATION_SLOTS", NODE, "1", p.boolean,
+        "Keep WAL for each standby in a replication slot."),
+    Var("CLEAN_OVER_REWIND", NODE, "0", p.boolean,
+        "A former primary rejoins by a fresh clone instead of pg_rewind."),
+    # --- PostgreSQL settings ---------------------------------------------------------------
+    Var("CONFIGS", NODE, "", p.text,
+        "Extra PostgreSQL settings as name:value pairs, such as "
+        "max_connections:200,shared_buffers:256MB; unknown names stop the start."),
+    Var("CONFIGS_DELIMITER_SYMBOL", NODE, ",", p.text,
+        "Separator between CONFIGS pairs."),
+    Var("CONFIGS_ASSIGNMENT_SYMBOL", NODE, ":", p.text,
+        "Separator between a name and its value in CONFIGS."),
+    Var("ALLOWED_NETWORKS", NODE, "samenet", p.text,
+        "Comma-separated addresses (CIDR) admitted by pg_hba.conf besides the cluster's "
+        "own network; `samenet` admits the container networks only."),
+    Var("PGDATA", NODE, "/var/lib/postgresql/data", p.text,
+        "Data directory (a volume)."),
+    # --- repmgr timing ------------------------------------------------------------------
+    Var("MONITOR_INTERVAL_SECS", NODE, "1", p.integer(1, 3600),
+        "repmgrd checks its upstream this often (seconds)."),
+    Var("RECONNECT_ATTEMPTS", NODE, "3", p.integer(1, 100),
+        "repmgrd tries this many times to reach a silent upstream before failing over."),
+    Var("RECONNECT_INTERVAL", NODE, "1", p.integer(1, 3600),
+        "Seconds between those attempts."),
+    Var("CONNECT_TIMEOUT", NODE, "2", p.integer(1, 60),
+        "Seconds a connection to another node may take before it counts as failed."),
+    Var("WAIT_UPSTREAM_TIMEOUT", NODE, "300", p.integer(1, 86400),
+        "A new standby waits this long for its upstream before the container exits."),
+    Var("STATUS_PORT", NODE, "8008", p.integer(1, 65535),
+        "Port of the node's status endpoint, asked by partners and health checks."),
+    Var("LOG_LEVEL", NODE, "INFO", p.choice("debug", "info", "warning", "error"),
+        "Verbosity of pgcluster's own log lines."),
+)
+
+
+def variables(role):
+    return [var for var in SPEC if role in var.roles]
+
+
+def _read(var, env):
+    """The raw string for var (from NAME or NAME_FILE), or None when unset."""
+    value = env.get(var.name)
+    if var.secret:
+        path = env.get(var.name + "_FILE")
+        if path and value:
+            raise ValueError(f"set {var.name} or {var.name}_FILE, not both")
+        if path:
+            try:
+                with open(path, encoding="utf-8") as handle:
+                    value = handle.read().rstrip("\r\n")
+            except OSError as exc:
+                raise ValueError(f"{var.name}_FILE={path} cannot be read: {exc.strerror}") from None
+    return value if value not in (None, "") else None
+
+
+def read(role, env):
+    """Parse every variable of a role; all problems are raised together."""
+    values, problems = {}, []
+    for var in variables(role):
+        try:
+            raw = _read(var, env)
+        except ValueError as exc:
+            problems.append(str(exc))
+            continue
+        if raw is None:
+            if var.default is REQUIRED:
+                also = f" (or {var.name}_FILE)" if var.secret else ""
+                problems.append(f"{var.name} is required: set it{also}. {var.doc}")
+                continue
+            if var.default is DERIVED:
+                values[var.name] = None
+                continue
+            raw = var.default
+        try:
+            values[var.name] = var.parse(raw)
+        except ValueError as exc:
+            shown = "(hidden)" if var.secret else repr(raw)
+            problems.append(f"{var.name}={shown} is not valid: expected {exc}.")
+    if problems:
+        raise ConfigError(problems)
+    return values
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    node_name: str
+    node_id: int
+    priority: int
+    cluster_name: str
+    host: str
+    postgres_user: str
+    postgres_password: str = field(repr=False)
+    postgres_db: str
+    replication_user: str
+    replication_password: str = field(repr=False)
+    replication_db: str
+    upstream_host: str
+    upstream_port: int
+    partners: tuple
+    use_slots: bool
+    clean_over_rewind: bool
+    settings: dict
+    allowed_networks: tuple
+    pgdata: str
+    monitor_interval: int
+    reconnect_attempts: int
+    reconnect_interval: int
+    connect_timeout: int
+    wait_upstream_timeout: int
+    status_port: int
+    log_level: str
+
+    @property
+    def initial_primary(self):
+        """True on the node the cluster is first initialised on."""
+        return self.upstream_host in ("", self.host)
+
+    @property
+    def voters(self):
+        """First-level nodes counted for a majority, this one included, in listed order."""
+        if not self.partners:
+            return (self.host,)
+        return self.partners if self.host in self.partners else self.partners + (self.host,)
+
+
+def load_node(env=None):
+    """The node configuration from the environment, or ConfigError listing every problem."""
+    env = os.environ if env is None else env
+    v = read("node", env)
+    problems = []
+    node_id = v["NODE_ID"] or p.trailing_number(v["NODE_NAME"])
+    if not node_id:
+        problems.append(
+            f"NODE_ID is required: NODE_NAME={v['NODE_NAME']!r} does not end with a number, "
+            "so set NODE_ID to a whole number from 1 to 2147483647."
+        )
+    try:
+        settings = p.settings(v["CONFIGS"], v["CONFIGS_DELIMITER_SYMBOL"], v["CONFIGS_ASSIGNMENT_SYMBOL"])
+    except ValueError as exc:
+        problems.append(f"CONFIGS={v['CONFIGS']!r} is not valid: expected {exc}.")
+        settings = {}
+    networks = tuple(n.strip() for n in v["ALLOWED_NETWORKS"].split(",") if n.strip())
+    for network in networks:
+        if network not in ("samenet", "samehost") and not _is_cidr(network):
+            problems.append(
+                f"ALLOWED_NETWORKS={v['ALLOWED_NETWORKS']!r} is not valid: expected samenet or "
+                "comma-separated networks in CIDR form, such as 10.0.0.0/8."
+            )
+            break
+    if problems:
+        raise ConfigError(problems)
+    return NodeConfig(
+        node_name=v["NODE_NAME"],
+        node_id=node_id,
+        priority=v["NODE_PRIORITY"],
+        cluster_name=v["CLUSTER_NAME"],
+        host=v["CLUSTER_NODE_NETWORK_NAME"] or v["NODE_NAME"],
+        postgres_user=v["POSTGRES_USER"],
+        postgres_password=v["POSTGRES_PASSWORD"],
+        postgres_db=v["POSTGRES_DB"] or v["POSTGRES_USER"],
+        replication_user=v["REPLICATION_USER"],
+        replication_password=v["REPLICATION_PASSWORD"],
+        replication_db=v["REPLICATION_DB"],
+        upstream_host=v["REPLICATION_PRIMARY_HOST"],
+        upstream_port=v["REPLICATION_PRIMARY_PORT"],
+        partners=v["PARTNER_NODES"],
+        use_slots=v["USE_REPLICATION_SLOTS"],
+        clean_over_rewind=v["CLEAN_OVER_REWIND"],
+        settings=settings,
+        allowed_networks=networks,
+        pgdata=v["PGDATA"],
+        monitor_interval=v["MONITOR_INTERVAL_SECS"],
+        reconnect_attempts=v["RECONNECT_ATTEMPTS"],
+        reconnect_interval=v["RECONNECT_INTERVAL"],
+        connect_timeout=v["CONNECT_TIMEOUT"],
+        wait_upstream_timeout=v["WAIT_UPSTREAM_TIMEOUT"],
+        status_port=v["STATUS_PORT"],
+        log_level=v["LOG_LEVEL"],
+    )
+
+
+def _is_cidr(text):
+    import ipaddress
+
+    try:
+        ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return False
+    return "/" in text
+
+
+LOADERS = {"node": load_node}
+
+
+def describe(config):
+    """Name = value lines for `pgcluster config check`, secrets hidden."""
+    lines = []
+    for name, value in vars(config).items():
+        if "password" in name:
+            value = "(set)"
+        lines.append(f"{name} = {value!r}")
+    return lines
+
+
+def markdown():
+    """doc/CONFIGURATION.md, generated from SPEC."""
+    titles = {"node": "PostgreSQL nodes (image `postgis`)",
+              "pgpool": "Router (image `pgpool`)",
+              "barman": "Backups (image `barman`)"}
+    out = [
+        "# Configuration",
+        "",
+        "Every container is configured by environment variables only. This file is",
+        "generated from the spec table in `src/pgcluster/config.py` (`make docs`); a unit",
+        "test fails when the two differ.",
+        "",
+        "Every secret is also accepted as `NAME_FILE`, the path of a file holding it",
+        "(Docker secrets); setting both is an error. There are no default passwords.",
+        "A missing or malformed value stops the container with one line naming the",
+        "variable and the expected form, before anything is written.",
+        "",
+    ]
+    for role, title in titles.items():
+        rows = variables(role)
+        if not rows:
+            continue
+        out += [f"## {title}", "", "| Variable | Default | Meaning |", "|---|---|---|"]
+        for var in rows:
+            secret = " Secret." if var.secret else ""
+            out.append(f"| `{var.name}` | {var.default_text} | {var.doc}{secret} |")
+        out.append("")
+    return "\n".join(out).rstrip("\n") + "\n"

@@ -1,0 +1,1 @@
+"""Health checks behind healthchecks/: each returns (healthy, sentence)."""

@@ -1,0 +1,1 @@
+"""The PostgreSQL node: role decision, bootstrap, repmgr, supervision and fencing."""

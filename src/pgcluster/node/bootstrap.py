@@ -1,0 +1,118 @@
+"""Creating the cluster on the initial primary, and the one-time init scripts."""
+import glob
+import logging
+import os
+import shutil
+import stat
+import subprocess
+
+from psycopg2 import sql
+
+from .. import db, proc, scram
+from ..errors import FatalError
+from . import paths, postgres
+from .repmgr import child_env
+
+logger = logging.getLogger(__name__)
+
+INIT_MARKER = "pgcluster.initialising"  # in PGDATA until the bootstrap has finished
+
+# What repmgr and pg_rewind need from the replication user, and no more.
+REPLICATION_GRANTS = (
+    "GRANT pg_monitor, pg_checkpoint TO {user}",
+    "GRANT EXECUTE ON FUNCTION pg_catalog.pg_promote(boolean, integer) TO {user}",
+    "GRANT EXECUTE ON FUNCTION pg_catalog.pg_wal_replay_resume() TO {user}",
+    "GRANT EXECUTE ON FUNCTION pg_catalog.pg_ls_dir(text, boolean, boolean) TO {user}",
+    "GRANT EXECUTE ON FUNCTION pg_catalog.pg_stat_file(text, boolean) TO {user}",
+    "GRANT EXECUTE ON FUNCTION pg_catalog.pg_read_binary_file(text) TO {user}",
+    "GRANT EXECUTE ON FUNCTION pg_catalog.pg_read_binary_file(text, bigint, bigint, boolean) TO {user}",
+)
+REPMGR_SCHEMA_GRANTS = (
+    "GRANT USAGE ON SCHEMA repmgr TO {user}",
+    "GRANT ALL ON ALL TABLES IN SCHEMA repmgr TO {user}",
+    "GRANT ALL ON ALL SEQUENCES IN SCHEMA repmgr TO {user}",
+    "ALTER ROLE {user} SET search_path TO repmgr, \"$user\", public",
+)
+
+
+def interrupted(pgdata):
+    """True when an earlier bootstrap of this data directory did not finish."""
+    return os.path.exists(os.path.join(pgdata, INIT_MARKER))
+
+
+def clear_data_dir(pgdata):
+    """Empty the data directory (the volume's mount point itself stays)."""
+    for name in os.listdir(pgdata):
+        path = os.path.join(pgdata, name)
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+        else:
+            os.unlink(path)
+
+
+def init_primary(cfg):
+    """initdb, users, databases, PostGIS and init scripts, on a server only the socket reaches."""
+    postgres.initdb(cfg.pgdata, cfg.postgres_user, cfg.postgres_password)
+    open(os.path.join(cfg.pgdata, INIT_MARKER), "w").close()
+    server = postgres.Server(cfg.pgdata, extra=["-c", "listen_addresses="], label="postgres-init")
+    server.start(child_env(cfg.pgdata))
+    try:
+        server.wait_ready(cfg.postgres_user, timeout=120)
+        _create_users_and_databases(cfg)
+        run_init_scripts(cfg)
+    finally:
+        server.stop()
+    os.unlink(os.path.join(cfg.pgdata, INIT_MARKER))
+    logger.info("Initialised the cluster: database %s with PostGIS, replication user %s, repmgr metadata in %s.",
+                cfg.postgres_db, cfg.replication_user, cfg.replication_db)
+
+
+def _create_users_and_databases(cfg):
+    repl = sql.Identifier(cfg.replication_user)
+    conn = postgres.local_connect(cfg.postgres_user, "postgres", timeout=5)
+    try:
+        db.execute(conn, sql.SQL("CREATE ROLE {} WITH LOGIN REPLICATION PASSWORD {}").format(
+            repl, sql.Literal(scram.verifier(cfg.replication_password))))
+        for grant in REPLICATION_GRANTS:
+            db.execute(conn, sql.SQL(grant).format(user=repl))
+        db.execute(conn, sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(cfg.replication_db), repl))
+        if cfg.postgres_db != "postgres":
+            db.execute(conn, sql.SQL("CREATE DATABASE {}").format(sql.Identifier(cfg.postgres_db)))
+    finally:
+        conn.close()
+    conn = postgres.local_connect(cfg.postgres_user, cfg.replication_db, timeout=5)
+    try:
+        db.execute(conn, "CREATE EXTENSION IF NOT EXISTS repmgr")
+        for grant in REPMGR_SCHEMA_GRANTS:
+            db.execute(conn, sql.SQL(grant).format(user=repl))
+    finally:
+        conn.close()
+    conn = postgres.local_connect(cfg.postgres_user, cfg.postgres_db, timeout=5)
+    try:
+        db.execute(conn, "CREATE EXTENSION IF NOT EXISTS postgis")
+    finally:
+        conn.close()
+
+
+def run_init_scripts(cfg, directory=paths.INITDB_DIR):
+    """Run *.sql, *.sql.gz and *.sh from directory in name order, as the official image does."""
+    env = dict(child_env(cfg.pgdata), PGHOST=paths.SOCKET_DIR, PGUSER=cfg.postgres_user,
+               PGDATABASE=cfg.postgres_db, POSTGRES_USER=cfg.postgres_user, POSTGRES_DB=cfg.postgres_db)
+    psql = ["psql", "-v", "ON_ERROR_STOP=1", "--no-psqlrc", "-q"]
+    for path in sorted(glob.glob(os.path.join(directory, "*"))):
+        name = os.path.basename(path)
+        if name.endswith(".sql"):
+            argv, feed = psql + ["-f", path], None
+        elif name.endswith(".sql.gz"):
+            argv, feed = psql, subprocess.run(["gzip", "-dc", path], capture_output=True, check=True).stdout
+        elif name.endswith(".sh"):
+            executable = os.stat(path).st_mode & stat.S_IXUSR
+            argv, feed = ([path] if executable else ["bash", path]), None
+        else:
+            logger.info("Ignored init script %s: only *.sql, *.sql.gz and *.sh run.", name)
+            continue
+        logger.info("Running init script %s.", name)
+        result = subprocess.run(argv, input=feed, capture_output=True, env=env, timeout=3600)
+        if result.returncode != 0:
+            raise FatalError(f"Init script {name} failed with exit code {result.returncode}: "
+                             f"{proc.redact(result.stderr.decode(errors='replace').strip())}")

@@ -1,0 +1,98 @@
+"""What this node and its partners know: the inputs of the role decision."""
+import logging
+import re
+from concurrent.futures import ThreadPoolExecutor
+
+import psycopg2
+
+from .. import db
+from . import postgres, status
+from .role import Facts, Local, Peer
+
+logger = logging.getLogger(__name__)
+
+_HOST = re.compile(r"(?:^|\s)host=(\S+)")
+
+
+def host_of(conninfo):
+    match = _HOST.search(conninfo or "")
+    return match.group(1).strip("'") if match else ""
+
+
+def live(cfg, timeout=1):
+    """Facts from the running local server, or None when it does not answer."""
+    try:
+        conn = postgres.local_connect(cfg.postgres_user, cfg.replication_db, timeout=timeout)
+    except psycopg2.Error:
+        return None
+    try:
+        if not db.scalar(conn, "SELECT pg_is_in_recovery()"):
+            lsn, timeline = db.rows(conn, """
+                SELECT pg_current_wal_lsn()::text,
+                       ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int""")[0]
+            return {"role": "primary", "lsn": postgres.parse_lsn(lsn), "timeline": timeline,
+                    "primary": cfg.host, "upstream": "", "streaming": False}
+        lsn, received_tli, checkpoint_tli, sender, state, conninfo = db.rows(conn, """
+            SELECT greatest(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::text,
+                   (SELECT received_tli FROM pg_stat_wal_receiver),
+                   (SELECT timeline_id FROM pg_control_checkpoint()),
+                   (SELECT sender_host FROM pg_stat_wal_receiver),
+                   (SELECT status FROM pg_stat_wal_receiver),
+                   current_setting('primary_conninfo')""")[0]
+        return {"role": "standby", "lsn": postgres.parse_lsn(lsn),
+                "timeline": received_tli or checkpoint_tli or 0,
+                "primary": known_primary(conn), "upstream": sender or host_of(conninfo),
+                "streaming": state == "streaming"}
+    except psycopg2.Error as exc:
+        logger.debug("Reading the local server's state failed: %s", exc)
+        return None
+    finally:
+        conn.close()
+
+
+def known_primary(conn):
+    """The host of the active primary in the (replicated) repmgr metadata, or ''."""
+    try:
+        conninfo = db.scalar(conn, "SELECT conninfo FROM repmgr.nodes WHERE type = 'primary' AND active "
+                                   "ORDER BY node_id LIMIT 1")
+    except psycopg2.Error:
+        return ""
+    return host_of(conninfo)
+
+
+def peer_from(host, answer):
+    if answer is None:
+        return Peer(host=host, reachable=False)
+    return Peer(host=host, reachable=True, running=bool(answer.get("running")),
+                role=answer.get("role", "unknown"), primary=answer.get("primary", ""),
+                fenced=bool(answer.get("fenced")), has_data=bool(answer.get("has_data")),
+                was_primary=bool(answer.get("was_primary")), timeline=int(answer.get("timeline") or 0),
+                lsn=int(answer.get("lsn") or 0))
+
+
+def peer_hosts(cfg):
+    """Partners and the configured upstream, this node excluded."""
+    hosts = [h for h in cfg.partners if h != cfg.host]
+    if cfg.upstream_host and cfg.upstream_host != cfg.host and cfg.upstream_host not in hosts:
+        hosts.append(cfg.upstream_host)
+    return hosts
+
+
+def ask_all(hosts, port, timeout=1.0):
+    """Ask every host's status endpoint at once: {host: answer or None}."""
+    if not hosts:
+        return {}
+    with ThreadPoolExecutor(max_workers=len(hosts)) as pool:
+        answers = pool.map(lambda h: status.ask(h, port, timeout), hosts)
+        return dict(zip(hosts, answers))
+
+
+def gather(cfg):
+    """Facts for decide_role: the data directory and every partner's answer."""
+    data = postgres.data_facts(cfg.pgdata)
+    local = Local(has_data=data["has_data"], was_primary=data["was_primary"],
+                  timeline=data["timeline"], lsn=data["lsn"])
+    answers = ask_all(peer_hosts(cfg), cfg.status_port)
+    return Facts(host=cfg.host, local=local, initial_primary=cfg.initial_primary, upstream=cfg.upstream_host,
+                 voters=cfg.voters, peers=tuple(peer_from(h, a) for h, a in answers.items()),
+                 clean_over_rewind=cfg.clean_over_rewind)

@@ -1,0 +1,48 @@
+"""The node's generated configuration files, written at every start."""
+import os
+
+from .. import render
+from . import paths
+
+
+def render_all(cfg):
+    """{path: (content, mode)} for postgresql.conf, configs.conf, pg_hba.conf, pgpass and repmgr.conf."""
+    r = render.render
+    return {
+        paths.POSTGRESQL_CONF: (r("postgresql.conf", pgdata=cfg.pgdata, hba_file=paths.HBA_CONF,
+                                  socket_dir=paths.SOCKET_DIR, cluster_label=f"{cfg.cluster_name}/{cfg.node_name}",
+                                  runtime_file=paths.RUNTIME_CONF, settings_file=paths.SETTINGS_CONF), 0o644),
+        paths.SETTINGS_CONF: (r("configs.conf", settings=cfg.settings), 0o644),
+        paths.HBA_CONF: (r("pg_hba.conf", networks=cfg.allowed_networks), 0o644),
+        paths.PGPASS: (r("pgpass", credentials=[(cfg.replication_user, cfg.replication_password),
+                                                (cfg.postgres_user, cfg.postgres_password)]), 0o600),
+        paths.REPMGR_CONF: (r("repmgr.conf", node_id=cfg.node_id, node_name=cfg.node_name, host=cfg.host,
+                              replication_user=cfg.replication_user, replication_db=cfg.replication_db,
+                              connect_timeout=cfg.connect_timeout, pgdata=cfg.pgdata, bindir=paths.BINDIR,
+                              passfile=paths.PGPASS, use_slots=cfg.use_slots, priority=cfg.priority,
+                              monitor_interval=cfg.monitor_interval, reconnect_attempts=cfg.reconnect_attempts,
+                              reconnect_interval=cfg.reconnect_interval, config_file=paths.REPMGR_CONF), 0o644),
+    }
+
+
+def write_all(cfg):
+    """Write every generated file; runtime.conf starts empty and is pgcluster's to change later."""
+    for path, (content, mode) in render_all(cfg).items():
+        render.write_atomic(path, content, mode)
+    set_runtime({})
+
+
+def set_runtime(settings):
+    """Rewrite runtime.conf (settings pgcluster changes while running, such as synchronous_standby_names)."""
+    lines = [f"# {render.HEADER}"] + [f"{k} = {render.pg_string(v)}" for k, v in settings.items()]
+    render.write_atomic(paths.RUNTIME_CONF, "\n".join(lines) + "\n")
+
+
+def strip_auto_conf(pgdata, names=("primary_conninfo", "primary_slot_name")):
+    """Remove settings from postgresql.auto.conf (pg_rewind copies the source's, which name the wrong node)."""
+    path = os.path.join(pgdata, "postgresql.auto.conf")
+    if not os.path.exists(path):
+        return
+    with open(path, encoding="utf-8") as handle:
+        kept = [line for line in handle if line.split("=", 1)[0].strip().lower() not in names]
+    render.write_atomic(path, "".join(kept), 0o600)

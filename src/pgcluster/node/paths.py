@@ -1,0 +1,12 @@
+"""Where the node image keeps its files."""
+CONF_DIR = "/etc/pgcluster"
+POSTGRESQL_CONF = f"{CONF_DIR}/postgresql.conf"
+SETTINGS_CONF = f"{CONF_DIR}/configs.conf"
+RUNTIME_CONF = f"{CONF_DIR}/runtime.conf"
+HBA_CONF = f"{CONF_DIR}/pg_hba.conf"
+REPMGR_CONF = f"{CONF_DIR}/repmgr.conf"
+PGPASS = f"{CONF_DIR}/pgpass"
+SOCKET_DIR = "/var/run/postgresql"
+BINDIR = "/usr/lib/postgresql/15/bin"
+INITDB_DIR = "/docker-entrypoint-initdb.d"
+FENCED_MARKER = "pgcluster.fenced"  # in PGDATA: this standby-mode data directory is a fenced primary

@@ -1,0 +1,194 @@
+"""Which role a node takes at start: a pure function of what it knows.
+
+decide_role(facts) -> Decision(action, reason, source). The reason is a
+sentence for the log; unit tests assert it. A node never starts as primary
+unless it can show it is the only one: a majority of its partners answer and
+none of them knows another primary or holds newer data.
+"""
+from dataclasses import dataclass
+from enum import Enum
+
+
+class Action(str, Enum):
+    INIT_PRIMARY = "initialise a new cluster as primary"
+    START_PRIMARY = "start as primary"
+    CLONE = "clone a standby"
+    START_STANDBY = "start as standby"
+    REWIND = "rewind and rejoin as standby"
+    WAIT = "wait"
+
+
+@dataclass(frozen=True)
+class Local:
+    """What the data directory says."""
+    has_data: bool
+    was_primary: bool = False
+    timeline: int = 0
+    lsn: int = 0
+
+
+@dataclass(frozen=True)
+class Peer:
+    """What one partner (or the upstream) answered, or that it did not answer."""
+    host: str
+    reachable: bool
+    running: bool = False
+    role: str = "unknown"
+    primary: str = ""
+    fenced: bool = False
+    has_data: bool = False
+    was_primary: bool = False
+    timeline: int = 0
+    lsn: int = 0
+
+    @property
+    def position(self):
+        return (self.timeline, self.lsn)
+
+
+@dataclass(frozen=True)
+class Facts:
+    host: str
+    local: Local
+    initial_primary: bool
+    upstream: str
+    voters: tuple
+    peers: tuple
+    clean_over_rewind: bool = False
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: Action
+    reason: str
+    source: str = ""
+
+
+def has_quorum(visible, voters):
+    """True when the visible voters are a majority, or exactly half including the first listed.
+
+    The tie rule lets exactly one half of an even split carry on.
+    """
+    seen = [v for v in voters if v in visible]
+    if 2 * len(seen) > len(voters):
+        return True
+    return 2 * len(seen) == len(voters) and voters[0] in seen
+
+
+def _running_primary(facts):
+    """The running, unfenced primary the peers point at, or None."""
+    primaries = [p for p in facts.peers if p.reachable and p.running and p.role == "primary" and not p.fenced]
+    if not primaries:
+        return None
+    named = [p.primary for p in facts.peers if p.running and p.role == "standby"]
+    return max(primaries, key=lambda p: (named.count(p.host), p.position))
+
+
+def _follow_target(facts, primary):
+    """The configured upstream when it can serve (primary, or standby of the primary), else the primary."""
+    for peer in facts.peers:
+        if peer.host == facts.upstream and peer.running and peer.host != facts.host and (
+            peer.role == "primary" or (peer.role == "standby" and peer.primary in ("", primary.host))
+        ):
+            return peer.host
+    return primary.host
+
+
+def _counted(facts):
+    visible = {facts.host} | {p.host for p in facts.peers if p.reachable}
+    seen = sum(1 for v in facts.voters if v in visible)
+    return visible, f"{seen} of {len(facts.voters)}"
+
+
+def decide_role(facts):
+    """Decide what this node does now; see the module docstring."""
+    primary = _running_primary(facts)
+    if not facts.local.has_data:
+        return _empty(facts, primary)
+    if not facts.local.was_primary:
+        if primary:
+            target = _follow_target(facts, primary)
+            return Decision(Action.START_STANDBY,
+                            f"the data directory holds a standby and {primary.host} is the primary; "
+                            f"following {target}", target)
+        target = facts.upstream or facts.host
+        return Decision(Action.START_STANDBY,
+                        f"the data directory holds a standby and no primary answers yet; "
+                        f"starting as a standby of {target}, which it follows once it is up", target)
+    return _former_primary(facts, primary)
+
+
+def _empty(facts, primary):
+    if primary:
+        source = _follow_target(facts, primary)
+        return Decision(Action.CLONE,
+                        f"the data directory is empty and {primary.host} is the primary; cloning from {source}",
+                        source)
+    upstream = next((p for p in facts.peers if p.host == facts.upstream), None)
+    if upstream and upstream.running and upstream.role == "standby" and not facts.initial_primary:
+        return Decision(Action.CLONE,
+                        f"the data directory is empty and upstream {upstream.host} runs as a standby; "
+                        f"cloning from it", upstream.host)
+    if not facts.initial_primary:
+        state = "does not answer" if not upstream or not upstream.reachable else "is not running yet"
+        return Decision(Action.WAIT,
+                        f"the data directory is empty and upstream {facts.upstream} {state}; "
+                        f"waiting for it before cloning")
+    holders = [p.host for p in facts.peers if p.reachable and p.has_data]
+    if holders:
+        return Decision(Action.WAIT,
+                        f"the data directory is empty but {', '.join(holders)} holds data; waiting for a "
+                        f"primary to clone from rather than creating a second cluster")
+    visible, count = _counted(facts)
+    if not has_quorum(visible, facts.voters):
+        return Decision(Action.WAIT,
+                        f"the data directory is empty and only {count} partners answer; waiting for a "
+                        f"majority before creating the cluster")
+    return Decision(Action.INIT_PRIMARY,
+                    f"the data directory is empty, this is the initial primary and none of the "
+                    f"{count} partners that answer holds data")
+
+
+def _former_primary(facts, primary):
+    if primary and primary.host != facts.host:
+        if facts.clean_over_rewind:
+            return Decision(Action.CLONE,
+                            f"this node was primary but {primary.host} is the primary now; re-cloning from it "
+                            f"(CLEAN_OVER_REWIND)", primary.host)
+        return Decision(Action.REWIND,
+                        f"this node was primary but {primary.host} is the primary now; rejoining as its "
+                        f"standby with pg_rewind", primary.host)
+    others = sorted({p.primary for p in facts.peers
+                     if p.running and p.role == "standby" and p.primary and p.primary != facts.host})
+    if others:
+        return Decision(Action.WAIT,
+                        f"this node was primary but its partners follow {', '.join(others)}, which does not "
+                        f"answer as primary; waiting rather than starting a second primary")
+    local = (facts.local.timeline, facts.local.lsn)
+    for peer in facts.peers:
+        if not peer.reachable or not peer.has_data:
+            continue
+        if peer.timeline > facts.local.timeline:
+            return Decision(Action.WAIT,
+                            f"{peer.host} is on timeline {peer.timeline}, newer than this node's "
+                            f"{facts.local.timeline}, so another node was promoted; waiting for it to run "
+                            f"as primary")
+        if peer.was_primary and not peer.running and (
+            peer.position > local
+            or (peer.position == local and _listed_before(facts, peer.host, facts.host))
+        ):
+            return Decision(Action.WAIT,
+                            f"{peer.host} was primary too and is at least as far ahead; waiting for it to "
+                            f"start as primary")
+    visible, count = _counted(facts)
+    if not has_quorum(visible, facts.voters):
+        return Decision(Action.WAIT,
+                        f"this node was primary but only {count} partners answer; not starting as primary "
+                        f"without a majority")
+    return Decision(Action.START_PRIMARY,
+                    f"this node was primary, {count} partners answer and none knows another primary")
+
+
+def _listed_before(facts, a, b):
+    order = list(facts.voters)
+    return a in order and b in order and order.index(a) < order.index(b)

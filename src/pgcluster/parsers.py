@@ -1,0 +1,140 @@
+"""Pure parsers for environment values.
+
+Each parser takes the raw string and returns the value, or raises ValueError
+whose message is the expected form ("an integer from 0 to 1000"); config.py
+turns that into one line naming the variable.
+"""
+import re
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_HOST = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$")
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+TRUE = {"1", "true", "yes", "on"}
+FALSE = {"0", "false", "no", "off", ""}
+
+
+def boolean(raw):
+    value = raw.strip().lower()
+    if value in TRUE:
+        return True
+    if value in FALSE:
+        return False
+    raise ValueError("1/0, true/false, yes/no or on/off")
+
+
+def integer(low=None, high=None):
+    """A parser for a whole number within [low, high]."""
+    if low is not None and high is not None:
+        form = f"an integer from {low} to {high}"
+    elif low is not None:
+        form = f"an integer of at least {low}"
+    else:
+        form = "an integer"
+
+    def parse(raw):
+        try:
+            value = int(raw.strip())
+        except ValueError:
+            raise ValueError(form) from None
+        if (low is not None and value < low) or (high is not None and value > high):
+            raise ValueError(form)
+        return value
+
+    parse.form = form
+    return parse
+
+
+def seconds(raw):
+    """A duration in seconds, fractions allowed (0.5)."""
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise ValueError("a number of seconds, such as 3 or 0.5") from None
+    if value <= 0:
+        raise ValueError("a number of seconds greater than 0")
+    return value
+
+
+def choice(*options):
+    form = "one of " + ", ".join(options)
+
+    def parse(raw):
+        value = raw.strip().lower()
+        if value not in options:
+            raise ValueError(form)
+        return value
+
+    return parse
+
+
+def node_name(raw):
+    value = raw.strip()
+    if not _NAME.match(value) or len(value) > 63:
+        raise ValueError("a name of letters, digits, '_', '.' or '-' (at most 63 characters)")
+    return value
+
+
+def host(raw):
+    value = raw.strip()
+    if not _HOST.match(value) or len(value) > 253:
+        raise ValueError("a host name or IP address, such as pgmaster")
+    return value
+
+
+def optional_host(raw):
+    return host(raw) if raw.strip() else ""
+
+
+def host_list(raw):
+    """Comma-separated host names; blanks and duplicates are ignored."""
+    hosts = []
+    for item in raw.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        if not _HOST.match(item):
+            raise ValueError("a comma-separated list of host names, such as pgmaster,pgslave1,pgslave3")
+        if item not in hosts:
+            hosts.append(item)
+    return tuple(hosts)
+
+
+def identifier(raw):
+    value = raw.strip()
+    if not _IDENT.match(value) or len(value) > 63:
+        raise ValueError("a PostgreSQL identifier: a letter or '_' then letters, digits or '_'")
+    return value
+
+
+def text(raw):
+    return raw
+
+
+def trailing_number(name):
+    """The number a name ends with ("node3" -> 3), or None."""
+    match = re.search(r"(\d+)$", name)
+    return int(match.group(1)) if match else None
+
+
+def settings(raw, delimiter=",", assignment=":"):
+    """Parse 'name:value,name2:value2' (CONFIGS) into an ordered dict.
+
+    Only the first assignment symbol splits, so values may contain it.
+    """
+    result = {}
+    if not raw.strip():
+        return result
+    for item in raw.split(delimiter):
+        if not item.strip():
+            continue
+        name, sep, value = item.partition(assignment)
+        name = name.strip()
+        if not sep or not name or not re.match(r"^[A-Za-z_][A-Za-z0-9_.]*$", name):
+            raise ValueError(
+                f"name{assignment}value pairs separated by '{delimiter}', such as "
+                f"max_connections{assignment}200{delimiter}shared_buffers{assignment}256MB "
+                f"(got {item.strip()!r})"
+            )
+        result[name.lower()] = value.strip()
+    return result

@@ -1,0 +1,51 @@
+"""Subprocesses: argv lists, a timeout, and clear errors with redacted output."""
+import logging
+import re
+import subprocess
+
+from .errors import CommandError
+
+logger = logging.getLogger(__name__)
+
+_PASSWORD_IN_TEXT = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
+
+
+def redact(text, secrets=()):
+    """Text with passwords replaced by ***: conninfo password=... and every known secret."""
+    text = _PASSWORD_IN_TEXT.sub(r"\1***", text or "")
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+def run(argv, timeout=60, env=None, input=None, check=True, secrets=(), cwd=None):
+    """Run argv; return the CompletedProcess, or raise CommandError when it fails."""
+    try:
+        result = subprocess.run(
+            argv, capture_output=True, text=True, timeout=timeout, env=env, input=input, cwd=cwd
+        )
+    except subprocess.TimeoutExpired:
+        raise CommandError(f"{' '.join(argv[:3])} did not finish within {timeout} s.") from None
+    except FileNotFoundError:
+        raise CommandError(f"{argv[0]} is not installed.") from None
+    if check and result.returncode != 0:
+        output = (result.stderr.strip() or result.stdout.strip()).splitlines()[-6:]
+        raise CommandError(
+            f"{' '.join(argv[:3])} exited with {result.returncode}: "
+            + redact(" | ".join(output), secrets)
+        )
+    return result
+
+
+def forward_output(process, label):
+    """Log each line a child prints, prefixed with its label, from a daemon thread."""
+    import threading
+
+    child_logger = logging.getLogger(f"pgcluster.{label}")
+
+    def pump():
+        for line in process.stdout:
+            child_logger.info("%s: %s", label, line.rstrip())
+
+    threading.Thread(target=pump, name=label, daemon=True).start()

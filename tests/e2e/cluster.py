@@ -1,0 +1,154 @@
+"""A compose project under test: real images, real docker-compose, real failures.
+
+Every project gets its own name, its own secrets and ephemeral 127.0.0.1 ports;
+leftovers of an earlier run of the same project are removed first, and
+down -v removes everything afterwards. The host reaches containers only
+through their published 127.0.0.1 ports.
+"""
+import os
+import secrets
+import subprocess
+import time
+from pathlib import Path
+
+import psycopg2
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE_FILE = ROOT / "docker-compose" / "docker-compose.yml"
+SERVICES = ("pgmaster", "pgslave1", "pgslave2", "pgslave3")
+PORT_VARIABLES = ("PGMASTER_PORT", "PGSLAVE1_PORT", "PGSLAVE2_PORT", "PGSLAVE3_PORT")
+
+
+def wait_for(predicate, timeout, what, interval=0.5):
+    """Return predicate()'s first truthy value; fail with `what` when the deadline passes."""
+    deadline = time.monotonic() + timeout
+    last_error = None
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+            if value:
+                return value
+        except Exception as exc:  # the condition is re-evaluated until the deadline
+            last_error = exc
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}" +
+                         (f" (last error: {last_error})" if last_error else ""))
+
+
+class Cluster:
+    def __init__(self, name, workdir, services_yaml="", compose_file=COMPOSE_FILE, services=SERVICES):
+        """services_yaml: more service overrides, indented as under `services:` in the override file."""
+        self.project = f"pgct{name}"
+        self.workdir = Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.passwords = {}
+        for secret in ("postgres_password", "replication_password"):
+            self.passwords[secret] = secrets.token_urlsafe(18)
+            (self.workdir / secret).write_text(self.passwords[secret])
+        override = self.workdir / "override.yml"
+        override.write_text(
+            "services:\n" + "".join(f"  {s}:\n    labels: [postgis-cluster.test={name}]\n" for s in services)
+            + services_yaml +
+            "secrets:\n"
+            f"  postgres_password: {{file: {self.workdir / 'postgres_password'}}}\n"
+            f"  replication_password: {{file: {self.workdir / 'replication_password'}}}\n")
+        self.files = [str(compose_file), str(override)]
+        self.env = dict(os.environ, **{v: "" for v in PORT_VARIABLES})
+        self._ports = {}
+
+    @property
+    def password(self):
+        return self.passwords["postgres_password"]
+
+    @property
+    def command(self):
+        """The docker-compose argv prefix for this project."""
+        args = ["docker-compose", "-p", self.project]
+        for path in self.files:
+            args += ["-f", path]
+        return args
+
+    def compose(self, *args, timeout=600, check=True):
+        result = subprocess.run(self.command + list(args), capture_output=True, text=True, env=self.env,
+                                timeout=timeout, cwd=ROOT)
+        if check and result.returncode != 0:
+            raise AssertionError(f"docker-compose {' '.join(args)} failed: {result.stderr[-2000:]}")
+        return result
+
+    def up(self, *services):
+        self.compose("up", "-d", "--no-build", *services)
+
+    def down(self):
+        self.compose("down", "-v", "--remove-orphans", "--timeout", "20", check=False)
+        self._ports.clear()
+
+    def stop(self, *services):
+        self.compose("stop", *services)
+        self._ports.clear()
+
+    def start(self, *services):
+        self.compose("start", *services)
+        self._ports.clear()
+
+    def restart(self, *services):
+        self.compose("restart", *services)
+        self._ports.clear()
+
+    def container(self, service):
+        return self.compose("ps", "-q", service).stdout.strip()
+
+    def docker(self, *args, check=True, timeout=120):
+        result = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
+        if check and result.returncode != 0:
+            raise AssertionError(f"docker {' '.join(args)} failed: {result.stderr}")
+        return result
+
+    def port(self, service, private=5432):
+        key = (service, private)
+        if key not in self._ports:
+            out = self.compose("port", service, str(private)).stdout.strip()
+            host, _, port = out.rpartition(":")
+            assert host == "127.0.0.1", f"{service} publishes {out}, not on 127.0.0.1"
+            self._ports[key] = int(port)
+        return self._ports[key]
+
+    def connect(self, service, dbname="app", user="postgres", password=None, timeout=3, autocommit=True):
+        """A connection through the service's published port, with deadlines on every statement."""
+        conn = psycopg2.connect(host="127.0.0.1", port=self.port(service), dbname=dbname, user=user,
+                                password=password or self.password, connect_timeout=timeout,
+                                keepalives=1, keepalives_idle=1, keepalives_interval=1, keepalives_count=2,
+                                tcp_user_timeout=timeout * 1000, options=f"-c statement_timeout={timeout * 2000}")
+        conn.autocommit = autocommit
+        return conn
+
+    def query(self, service, sql, params=None, **kwargs):
+        conn = self.connect(service, **kwargs)
+        try:
+            with conn.cursor() as cur:
+                cur.execute(sql, params)
+                return cur.fetchall() if cur.description else None
+        finally:
+            conn.close()
+
+    def exec(self, service, *argv, check=True, timeout=60):
+        result = self.compose("exec", "-T", service, *argv, check=False, timeout=timeout)
+        if check and result.returncode != 0:
+            raise AssertionError(f"{' '.join(argv)} in {service} exited {result.returncode}: "
+                                 f"{result.stdout[-1500:]} {result.stderr[-1500:]}")
+        return result
+
+    def logs(self, service):
+        return self.compose("logs", "--no-color", service).stdout
+
+    def health(self, service):
+        return self.docker("inspect", "-f", "{{.State.Health.Status}}", self.container(service)).stdout.strip()
+
+    def wait_healthy(self, services, timeout=180):
+        wait_for(lambda: all(self.health(s) == "healthy" for s in services), timeout,
+                 f"{', '.join(services)} to be healthy")
+
+    def is_primary(self, service):
+        try:
+            return self.query(service, "SELECT NOT pg_is_in_recovery()", timeout=2)[0][0]
+        except psycopg2.Error:
+            return False

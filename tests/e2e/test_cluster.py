@@ -1,0 +1,194 @@
+"""The foundation: one command brings up a replicating PostGIS cluster (issue: foundation)."""
+import gzip
+import re
+import subprocess
+
+import pytest
+
+from .cluster import ROOT, Cluster, wait_for
+
+SERVICES = ("pgmaster", "pgslave1", "pgslave2", "pgslave3")
+STANDBYS = {"pgslave1": "pgmaster", "pgslave2": "pgslave1", "pgslave3": "pgmaster"}
+
+
+def init_scripts(directory):
+    """One script of each kind the official image runs, and one it ignores; each records that it ran."""
+    directory.mkdir()
+    (directory / "01-table.sql").write_text("CREATE TABLE init_runs (script text);\n"
+                                           "INSERT INTO init_runs VALUES ('sql');\n")
+    (directory / "02-more.sql.gz").write_bytes(gzip.compress(b"INSERT INTO init_runs VALUES ('sql.gz');\n"))
+    (directory / "03-shell.sh").write_text(
+        'psql -v ON_ERROR_STOP=1 -c "INSERT INTO init_runs VALUES (\'sh:$POSTGRES_DB\')"\n')
+    (directory / "04-notes.txt").write_text("not a script\n")
+    for path in directory.iterdir():
+        path.chmod(0o644)
+    directory.chmod(0o755)
+    return directory
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("basic")
+    scripts = init_scripts(workdir / "initdb")
+    mount = f"    volumes: ['{scripts}:/docker-entrypoint-initdb.d:ro']\n"
+    c = Cluster("basic", workdir, services_yaml=f"  pgmaster:\n{mount}  pgslave1:\n{mount}")
+    c.down()  # leftovers of an earlier run of this project
+    make = subprocess.run(["make", "-s", "up", f"COMPOSE={' '.join(c.command)}"], cwd=ROOT, env=c.env,
+                          capture_output=True, text=True, timeout=900)
+    c.make_up_output = make.stdout + make.stderr
+    try:
+        assert make.returncode == 0, f"make up failed:\n{c.make_up_output[-3000:]}"
+        yield c
+    finally:
+        c.down()
+
+
+def cluster_show(c):
+    """{name: (role, upstream)} from `repmgr cluster show`, run inside the primary."""
+    out = c.exec("pgmaster", "repmgr", "cluster", "show").stdout
+    rows = {}
+    for line in out.splitlines()[2:]:
+        cells = [cell.strip() for cell in line.split("|")]
+        if len(cells) > 4:
+            rows[cells[1]] = (cells[2], cells[4], cells[3])
+    return rows
+
+
+def receiver(c, service):
+    rows = c.query(service, "SELECT sender_host, status FROM pg_stat_wal_receiver")
+    return rows[0] if rows else (None, None)
+
+
+def test_make_up_waits_until_every_node_is_healthy(cluster):
+    assert "All 4 containers are healthy" in cluster.make_up_output
+    assert all(cluster.health(s) == "healthy" for s in SERVICES)
+
+
+def test_ports_are_published_on_loopback_only(cluster):
+    for service in SERVICES:
+        bindings = cluster.docker("inspect", "-f", "{{json .HostConfig.PortBindings}}", cluster.container(service)).stdout
+        assert re.findall(r'"HostIp":"([^"]*)"', bindings) == ["127.0.0.1"], bindings
+
+
+def test_repmgr_cluster_show_lists_the_tree(cluster):
+    assert cluster_show(cluster) == {
+        "node1": ("primary", "", "* running"),
+        "node2": ("standby", "node1", "running"),
+        "node3": ("standby", "node2", "running"),
+        "node4": ("standby", "node1", "running"),
+    }
+
+
+def test_repmgrd_runs_on_every_node(cluster):
+    out = cluster.exec("pgmaster", "repmgr", "service", "status").stdout
+    lines = [line for line in out.splitlines() if re.match(r"\s*\d+\s*\|", line)]
+    assert len(lines) == 4 and all(line.split("|")[5].strip() == "running" for line in lines), out
+
+
+def test_every_standby_streams_from_its_upstream(cluster):
+    assert cluster.is_primary("pgmaster")
+    for standby, upstream in STANDBYS.items():
+        assert receiver(cluster, standby) == (upstream, "streaming")
+
+
+def test_writes_reach_every_standby_and_postgis_works_there(cluster):
+    cluster.query("pgmaster", """
+        CREATE TABLE places (id int PRIMARY KEY, name text, geom geometry(Point, 4326));
+        INSERT INTO places VALUES
+          (1, 'near', ST_SetSRID(ST_MakePoint(13.4050, 52.5200), 4326)),
+          (2, 'close', ST_SetSRID(ST_MakePoint(13.4100, 52.5200), 4326)),
+          (3, 'far', ST_SetSRID(ST_MakePoint(2.3522, 48.8566), 4326))""")
+    nearby = """SELECT name FROM places
+                WHERE ST_DWithin(geom::geography, ST_SetSRID(ST_MakePoint(13.4060, 52.5200), 4326)::geography, 1000)
+                ORDER BY id"""
+    for standby in STANDBYS:
+        wait_for(lambda: cluster.query(standby, "SELECT to_regclass('places') IS NOT NULL")[0][0], 30,
+                 f"the table on {standby}")
+        assert cluster.query(standby, nearby) == [("near",), ("close",)]
+        assert cluster.query(standby, "SELECT extversion FROM pg_extension WHERE extname = 'postgis'")[0][0].startswith("3.")
+
+
+def test_init_scripts_ran_once_on_the_initial_primary(cluster):
+    expected = [("sql",), ("sql.gz",), ("sh:app",)]
+    assert cluster.query("pgmaster", "SELECT script FROM init_runs") == expected
+    wait_for(lambda: cluster.query("pgslave1", "SELECT script FROM init_runs") == expected, 30,
+             "the scripts' rows on pgslave1, which cloned them and ran nothing itself")
+    assert "Ignored init script 04-notes.txt" in cluster.logs("pgmaster")
+    assert "Running init script" not in cluster.logs("pgslave1")
+
+
+def test_passwords_never_appear_in_logs_or_process_lists(cluster):
+    logs = cluster.compose("logs", "--no-color").stdout
+    processes = "".join(cluster.exec(s, "ps", "-eo", "args").stdout for s in SERVICES)
+    for password in cluster.passwords.values():
+        assert password not in logs
+        assert password not in processes
+
+
+def test_restarted_standby_streams_again_without_a_clone(cluster):
+    cluster.restart("pgslave1")
+    wait_for(lambda: receiver(cluster, "pgslave1") == ("pgmaster", "streaming"), 60, "pgslave1 to stream again")
+    cluster.query("pgmaster", "INSERT INTO places VALUES (4, 'after restart', NULL)")
+    wait_for(lambda: cluster.query("pgslave1", "SELECT count(*) FROM places WHERE id = 4")[0][0] == 1, 30,
+             "the new row on pgslave1")
+    logs = cluster.logs("pgslave1")
+    assert logs.count("Cloning the data directory") == 1, "the restart cloned again"
+    assert "Decided to start as standby: the data directory holds a standby" in logs
+    wait_for(lambda: receiver(cluster, "pgslave2") == ("pgslave1", "streaming"), 60, "the cascade to stream")
+
+
+def test_whole_cluster_restart_keeps_primary_and_tree(cluster):
+    cluster.stop()  # docker-compose stops dependants first: standbys, then pgmaster
+    cluster.start("pgslave2", "pgslave3")
+    cluster.start("pgslave1")
+    cluster.start("pgmaster")
+    cluster.wait_healthy(SERVICES, timeout=180)
+    assert cluster.is_primary("pgmaster")
+    for standby, upstream in STANDBYS.items():
+        wait_for(lambda: receiver(cluster, standby) == (upstream, "streaming"), 60, f"{standby} to stream")
+    assert cluster.query("pgslave2", "SELECT count(*) FROM places")[0][0] == 4
+    assert cluster.query("pgmaster", "SELECT count(*) FROM init_runs")[0][0] == 3, "init scripts ran again"
+    assert cluster_show(cluster)["node1"][0] == "primary"
+
+
+BAD_NODE = """
+services:
+  node:
+    image: postgis-cluster/postgis:latest
+    restart: "no"
+    environment:
+      NODE_NAME: node1
+      REPLICATION_PASSWORD: secret
+{extra}
+    volumes: ["data:/var/lib/postgresql/data"]
+volumes:
+  data: {{}}
+"""
+
+
+@pytest.mark.parametrize("name, extra, message", [
+    ("nopw", "", "pgcluster: POSTGRES_PASSWORD is required: set it (or POSTGRES_PASSWORD_FILE)."),
+    ("configs", "      POSTGRES_PASSWORD: secret\n      CONFIGS: 'shard_buffers:128MB'",
+     'pgcluster: CONFIGS is not valid: unrecognized configuration parameter "shard_buffers"'),
+    ("value", "      POSTGRES_PASSWORD: secret\n      CONFIGS: 'shared_buffers:lots'",
+     'pgcluster: CONFIGS is not valid: invalid value for parameter "shared_buffers": "lots"'),
+    ("priority", "      POSTGRES_PASSWORD: secret\n      NODE_PRIORITY: high",
+     "pgcluster: NODE_PRIORITY='high' is not valid: expected an integer from 0 to 1000."),
+])
+def test_bad_input_stops_the_node_and_leaves_the_volume_untouched(tmp_path, name, extra, message):
+    compose_file = tmp_path / "bad.yml"
+    compose_file.write_text(BAD_NODE.format(extra=extra))
+    c = Cluster(f"bad{name}", tmp_path, compose_file=compose_file, services=("node",))
+    c.down()
+    try:
+        c.up()
+        container = c.container("node")
+        wait_for(lambda: c.docker("inspect", "-f", "{{.State.Status}}", container).stdout.strip() == "exited",
+                 60, "the node to exit")
+        assert c.docker("inspect", "-f", "{{.State.ExitCode}}", container).stdout.strip() != "0"
+        lines = [line for line in c.logs("node").splitlines() if "pgcluster:" in line]
+        assert len(lines) == 1 and lines[0].split("| ", 1)[1].startswith(message), lines
+        listing = c.compose("run", "--rm", "--entrypoint", "ls", "node", "-A", "/var/lib/postgresql/data").stdout
+        assert listing.strip() == "", f"the volume was changed: {listing}"
+    finally:
+        c.down()

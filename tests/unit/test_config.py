@@ -1,0 +1,137 @@
+import pytest
+
+from pgcluster import config
+from pgcluster.errors import ConfigError
+
+BASE = {"NODE_NAME": "node1", "POSTGRES_PASSWORD": "pw", "REPLICATION_PASSWORD": "rpw"}
+
+
+def load(**changes):
+    env = {**BASE, **changes}
+    return config.load_node({k: v for k, v in env.items() if v is not None})
+
+
+def problems(**changes):
+    with pytest.raises(ConfigError) as caught:
+        load(**changes)
+    return caught.value.problems
+
+
+def test_defaults():
+    cfg = load()
+    assert (cfg.node_id, cfg.priority, cfg.host, cfg.postgres_user, cfg.postgres_db) == (1, 100, "node1", "postgres", "postgres")
+    assert (cfg.replication_user, cfg.replication_db, cfg.upstream_port) == ("replication_user", "replication_db", 5432)
+    assert cfg.use_slots and not cfg.clean_over_rewind and cfg.initial_primary
+    assert cfg.voters == ("node1",) and cfg.settings == {} and cfg.allowed_networks == ("samenet",)
+
+
+@pytest.mark.parametrize("name, raw, attribute, expected", [
+    ("NODE_ID", "7", "node_id", 7),
+    ("NODE_PRIORITY", "0", "priority", 0),
+    ("CLUSTER_NAME", "prod", "cluster_name", "prod"),
+    ("CLUSTER_NODE_NETWORK_NAME", "pgmaster", "host", "pgmaster"),
+    ("POSTGRES_USER", "monkey_user", "postgres_user", "monkey_user"),
+    ("POSTGRES_DB", "monkey_db", "postgres_db", "monkey_db"),
+    ("REPLICATION_USER", "repl", "replication_user", "repl"),
+    ("REPLICATION_DB", "repmgr", "replication_db", "repmgr"),
+    ("REPLICATION_PRIMARY_HOST", "pgmaster", "upstream_host", "pgmaster"),
+    ("REPLICATION_PRIMARY_PORT", "5433", "upstream_port", 5433),
+    ("PARTNER_NODES", " pgmaster, pgslave1 ,,pgslave1", "partners", ("pgmaster", "pgslave1")),
+    ("USE_REPLICATION_SLOTS", "0", "use_slots", False),
+    ("CLEAN_OVER_REWIND", "yes", "clean_over_rewind", True),
+    ("CONFIGS", "max_connections:200,work_mem:8MB", "settings", {"max_connections": "200", "work_mem": "8MB"}),
+    ("ALLOWED_NETWORKS", "samenet,10.0.0.0/8", "allowed_networks", ("samenet", "10.0.0.0/8")),
+    ("PGDATA", "/data", "pgdata", "/data"),
+    ("MONITOR_INTERVAL_SECS", "2", "monitor_interval", 2),
+    ("RECONNECT_ATTEMPTS", "5", "reconnect_attempts", 5),
+    ("RECONNECT_INTERVAL", "3", "reconnect_interval", 3),
+    ("CONNECT_TIMEOUT", "4", "connect_timeout", 4),
+    ("WAIT_UPSTREAM_TIMEOUT", "60", "wait_upstream_timeout", 60),
+    ("STATUS_PORT", "9000", "status_port", 9000),
+    ("LOG_LEVEL", "DEBUG", "log_level", "debug"),
+])
+def test_each_variable(name, raw, attribute, expected):
+    assert getattr(load(**{name: raw}), attribute) == expected
+
+
+def test_every_node_variable_is_tested():
+    tested = {"NODE_NAME", "POSTGRES_PASSWORD", "REPLICATION_PASSWORD", "CONFIGS_DELIMITER_SYMBOL",
+              "CONFIGS_ASSIGNMENT_SYMBOL"}
+    tested |= {case[0] for case in test_each_variable.pytestmark[0].args[1]}
+    assert {var.name for var in config.variables("node")} == tested
+
+
+@pytest.mark.parametrize("changes, expected", [
+    ({"NODE_NAME": None}, "NODE_NAME is required"),
+    ({"POSTGRES_PASSWORD": None}, "POSTGRES_PASSWORD is required: set it (or POSTGRES_PASSWORD_FILE)"),
+    ({"REPLICATION_PASSWORD": ""}, "REPLICATION_PASSWORD is required"),
+    ({"NODE_NAME": "pgmaster"}, "NODE_ID is required: NODE_NAME='pgmaster' does not end with a number"),
+    ({"NODE_NAME": "bad name"}, "NODE_NAME='bad name' is not valid: expected a name of letters"),
+    ({"NODE_ID": "0"}, "NODE_ID='0' is not valid: expected an integer from 1 to 2147483647"),
+    ({"NODE_PRIORITY": "high"}, "NODE_PRIORITY='high' is not valid: expected an integer from 0 to 1000"),
+    ({"NODE_PRIORITY": "-1"}, "NODE_PRIORITY='-1' is not valid"),
+    ({"REPLICATION_PRIMARY_PORT": "70000"}, "REPLICATION_PRIMARY_PORT='70000' is not valid: expected an integer from 1 to 65535"),
+    ({"REPLICATION_PRIMARY_HOST": "pg master"}, "REPLICATION_PRIMARY_HOST='pg master' is not valid: expected a host name"),
+    ({"PARTNER_NODES": "a,b c"}, "PARTNER_NODES='a,b c' is not valid: expected a comma-separated list of host names"),
+    ({"USE_REPLICATION_SLOTS": "maybe"}, "USE_REPLICATION_SLOTS='maybe' is not valid: expected 1/0, true/false"),
+    ({"POSTGRES_USER": "1user"}, "POSTGRES_USER='1user' is not valid: expected a PostgreSQL identifier"),
+    ({"CONFIGS": "max_connections=200"}, "CONFIGS='max_connections=200' is not valid: expected name:value pairs"),
+    ({"CONFIGS": "a:1,:2"}, "CONFIGS='a:1,:2' is not valid"),
+    ({"ALLOWED_NETWORKS": "everywhere"}, "ALLOWED_NETWORKS='everywhere' is not valid: expected samenet or"),
+    ({"LOG_LEVEL": "loud"}, "LOG_LEVEL='loud' is not valid: expected one of debug, info, warning, error"),
+    ({"CONNECT_TIMEOUT": "0"}, "CONNECT_TIMEOUT='0' is not valid"),
+])
+def test_bad_values_name_the_variable_and_the_form(changes, expected):
+    found = problems(**changes)
+    assert len(found) == 1 and found[0].startswith(expected), found
+
+
+def test_all_problems_are_reported_together():
+    found = problems(POSTGRES_PASSWORD=None, NODE_PRIORITY="x", STATUS_PORT="0")
+    assert [p.split()[0] for p in found] == ["NODE_PRIORITY='x'", "POSTGRES_PASSWORD", "STATUS_PORT='0'"]
+
+
+def test_secret_values_are_never_echoed():
+    found = problems(POSTGRES_PASSWORD=None, POSTGRES_PASSWORD_FILE="/nonexistent/secret")
+    assert found == ["POSTGRES_PASSWORD_FILE=/nonexistent/secret cannot be read: No such file or directory"]
+
+
+def test_secret_from_file(tmp_path):
+    secret = tmp_path / "pw"
+    secret.write_text("s3cret:with\\chars\n")
+    cfg = load(POSTGRES_PASSWORD=None, POSTGRES_PASSWORD_FILE=str(secret))
+    assert cfg.postgres_password == "s3cret:with\\chars"
+    assert "s3cret" not in repr(cfg)
+    assert "s3cret" not in "\n".join(config.describe(cfg))
+
+
+def test_secret_and_file_both_set_is_an_error(tmp_path):
+    secret = tmp_path / "pw"
+    secret.write_text("x")
+    assert problems(POSTGRES_PASSWORD_FILE=str(secret)) == [
+        "set POSTGRES_PASSWORD or POSTGRES_PASSWORD_FILE, not both"]
+
+
+def test_configs_with_other_symbols():
+    cfg = load(CONFIGS="search_path=a,b;work_mem=4MB", CONFIGS_DELIMITER_SYMBOL=";", CONFIGS_ASSIGNMENT_SYMBOL="=")
+    assert cfg.settings == {"search_path": "a,b", "work_mem": "4MB"}
+
+
+def test_configs_value_may_hold_the_assignment_symbol():
+    assert load(CONFIGS="log_line_prefix:%m: ").settings == {"log_line_prefix": "%m:"}
+
+
+@pytest.mark.parametrize("host, upstream, partners, initial, voters", [
+    ("pgmaster", "pgmaster", "pgmaster,pgslave1,pgslave3", True, ("pgmaster", "pgslave1", "pgslave3")),
+    ("pgmaster", "", "", True, ("pgmaster",)),
+    ("pgslave1", "pgmaster", "pgmaster,pgslave1", False, ("pgmaster", "pgslave1")),
+    ("pgslave4", "pgmaster", "pgmaster,pgslave1", False, ("pgmaster", "pgslave1", "pgslave4")),
+])
+def test_topology(host, upstream, partners, initial, voters):
+    cfg = load(CLUSTER_NODE_NETWORK_NAME=host, REPLICATION_PRIMARY_HOST=upstream, PARTNER_NODES=partners)
+    assert (cfg.initial_primary, cfg.voters) == (initial, voters)
+
+
+def test_configuration_doc_is_generated_from_the_table():
+    with open("doc/CONFIGURATION.md", encoding="utf-8") as handle:
+        assert handle.read() == config.markdown(), "doc/CONFIGURATION.md is stale: run `make docs`"
