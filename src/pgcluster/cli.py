@@ -70,6 +70,35 @@ def node_service(action):
     sys.exit(0 if ok else 1)
 
 
+@node.command("validate-promotion")
+@click.option("--host", required=True, help="This node's CLUSTER_NODE_NETWORK_NAME.")
+@click.option("--voters", required=True, help="The first-level nodes, comma-separated, in listed order.")
+@click.option("--port", type=int, required=True, help="STATUS_PORT.")
+@click.option("--fence-timeout", type=float, required=True, help="FENCE_TIMEOUT.")
+@click.option("--mode", required=True, help="CONSISTENCY_MODE.")
+def node_validate_promotion(host, voters, port, fence_timeout, mode):
+    """repmgrd's failover_validation_command: exit 0 when this standby may be promoted now."""
+    import time
+
+    from .node import facts, status
+    from .node.promotion import check_promotion
+
+    voters = tuple(v for v in voters.split(",") if v)
+    me = status.ask("127.0.0.1", port, timeout=3)
+    if not me:
+        _fail(["not promoting: this node's own status endpoint does not answer."])
+    answers = facts.ask_all([v for v in voters if v != host], port)
+    allowed, reason, wait = check_promotion(me, answers, voters, mode, fence_timeout)
+    if allowed and wait > 0:
+        # Silent until the verdict: repmgrd reads one line of output and closes the pipe.
+        time.sleep(wait)
+        former = status.ask(me["primary"], port) if me.get("primary") else None
+        if former and former.get("running") and former.get("role") == "primary" and not former.get("fenced"):
+            allowed, reason = False, f"{me['primary']} answers as a running primary again; not promoting"
+    click.echo(("promotion allowed: " if allowed else "promotion refused: ") + reason)
+    sys.exit(0 if allowed else 1)
+
+
 @main.group("config")
 def config_group():
     """Check the environment, or print the variable reference."""

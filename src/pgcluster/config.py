@@ -72,6 +72,13 @@ SPEC = (
         "Keep WAL for each standby in a replication slot."),
     Var("CLEAN_OVER_REWIND", NODE, "0", p.boolean,
         "A former primary rejoins by a fresh clone instead of pg_rewind."),
+    Var("CONSISTENCY_MODE", NODE, "eventual", p.consistency,
+        "eventual: asynchronous replication; partially_strict: a commit waits for one standby unless "
+        "none is connected; strict: a commit always waits for one standby, and failover promotes only "
+        "a standby holding every acknowledged commit."),
+    Var("FENCE_TIMEOUT", NODE, "3", p.seconds,
+        "A primary that sees no majority of its partners for this many seconds restarts read-only "
+        "(fences itself); a standby is promoted only after this time has passed."),
     # --- PostgreSQL settings ---------------------------------------------------------------
     Var("CONFIGS", NODE, "", p.text,
         "Extra PostgreSQL settings as name:value pairs, such as "
@@ -169,6 +176,8 @@ class NodeConfig:
     partners: tuple
     use_slots: bool
     clean_over_rewind: bool
+    consistency: str
+    fence_timeout: float
     settings: dict
     allowed_networks: tuple
     pgdata: str
@@ -236,6 +245,8 @@ def load_node(env=None):
         partners=v["PARTNER_NODES"],
         use_slots=v["USE_REPLICATION_SLOTS"],
         clean_over_rewind=v["CLEAN_OVER_REWIND"],
+        consistency=v["CONSISTENCY_MODE"],
+        fence_timeout=v["FENCE_TIMEOUT"],
         settings=settings,
         allowed_networks=networks,
         pgdata=v["PGDATA"],

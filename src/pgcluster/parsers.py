@@ -138,3 +138,11 @@ def settings(raw, delimiter=",", assignment=":"):
             )
         result[name.lower()] = value.strip()
     return result
+
+
+def consistency(raw):
+    """eventual, partially_strict or strict ('partially strict' and 'partially-strict' too)."""
+    value = re.sub(r"[\s-]+", "_", raw.strip().lower())
+    if value not in ("eventual", "partially_strict", "strict"):
+        raise ValueError("one of eventual, partially_strict, strict")
+    return value

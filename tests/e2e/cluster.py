@@ -13,6 +13,8 @@ from pathlib import Path
 
 import psycopg2
 
+from pgcluster import db
+
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose" / "docker-compose.yml"
 SERVICES = ("pgmaster", "pgslave1", "pgslave2", "pgslave3")
@@ -79,6 +81,10 @@ class Cluster:
         self.compose("up", "-d", "--no-build", *services)
 
     def down(self):
+        """Save the project's logs to workdir/compose.log, then remove its containers and volumes."""
+        logs = self.compose("logs", "--no-color", "--timestamps", check=False).stdout
+        if logs.strip():
+            (self.workdir / "compose.log").write_text(logs)
         self.compose("down", "-v", "--remove-orphans", "--timeout", "20", check=False)
         self._ports.clear()
 
@@ -112,21 +118,16 @@ class Cluster:
             self._ports[key] = int(port)
         return self._ports[key]
 
-    def connect(self, service, dbname="app", user="postgres", password=None, timeout=3, autocommit=True):
-        """A connection through the service's published port, with deadlines on every statement."""
-        conn = psycopg2.connect(host="127.0.0.1", port=self.port(service), dbname=dbname, user=user,
-                                password=password or self.password, connect_timeout=timeout,
-                                keepalives=1, keepalives_idle=1, keepalives_interval=1, keepalives_count=2,
-                                tcp_user_timeout=timeout * 1000, options=f"-c statement_timeout={timeout * 2000}")
-        conn.autocommit = autocommit
-        return conn
+    def connect(self, service, dbname="app", user="postgres", password=None, timeout=3):
+        """A connection through the service's published 127.0.0.1 port."""
+        return db.connect("127.0.0.1", self.port(service), user, dbname, password or self.password,
+                          timeout=timeout, application_name="e2e")
 
-    def query(self, service, sql, params=None, **kwargs):
-        conn = self.connect(service, **kwargs)
+    def query(self, service, sql, params=None, timeout=3, **kwargs):
+        """Rows of sql on service; a node that does not answer within the deadline raises."""
+        conn = self.connect(service, timeout=timeout, **kwargs)
         try:
-            with conn.cursor() as cur:
-                cur.execute(sql, params)
-                return cur.fetchall() if cur.description else None
+            return db.rows(conn, sql, params, timeout=timeout * 2)
         finally:
             conn.close()
 
@@ -152,3 +153,62 @@ class Cluster:
             return self.query(service, "SELECT NOT pg_is_in_recovery()", timeout=2)[0][0]
         except psycopg2.Error:
             return False
+
+    # --- failures ------------------------------------------------------------------------------
+    @property
+    def network(self):
+        return f"{self.project}_cluster"
+
+    def kill(self, service):
+        self.docker("kill", self.container(service))
+        self._ports.clear()
+
+    def pause(self, service):
+        self.docker("pause", self.container(service))
+
+    def unpause(self, service):
+        self.docker("unpause", self.container(service))
+
+    def disconnect(self, service):
+        self.docker("network", "disconnect", self.network, self.container(service))
+
+    def reconnect(self, service):
+        self.docker("network", "connect", "--alias", service, self.network, self.container(service))
+        self._ports.clear()
+
+    def psql(self, service, sql, timeout=10):
+        """Run SQL inside the container through the local socket (reaches a node cut off from the network)."""
+        return self.exec(service, "psql", "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-d", "app",
+                         "-c", sql, check=False, timeout=timeout)
+
+    # --- the tree as clients see it ----------------------------------------------------------
+    def running(self, services=SERVICES):
+        up = self.compose("ps", "--services", "--filter", "status=running").stdout.split()
+        return [s for s in services if s in up]
+
+    def writable(self, services=SERVICES):
+        """The services that accept writes (not in recovery), asked through their ports."""
+        return [s for s in self.running(services) if self.is_primary(s)]
+
+    def sender(self, service):
+        rows = self.query(service, "SELECT sender_host FROM pg_stat_wal_receiver WHERE status = 'streaming'",
+                          timeout=2)
+        return rows[0][0] if rows else None
+
+    def tree_is_whole(self, services=SERVICES):
+        """The single primary, when every other running node streams from it, directly or through a chain."""
+        writable = self.writable(services)
+        if len(writable) != 1:
+            return None
+        primary = writable[0]
+        for service in self.running(services):
+            node, hops = service, 0
+            while node != primary:
+                node, hops = self.sender(node), hops + 1
+                if node is None or hops > len(services):
+                    return None
+        return primary
+
+    def wait_tree(self, timeout=90, services=SERVICES):
+        return wait_for(lambda: self.tree_is_whole(services), timeout,
+                        "exactly one writable node with every other node streaming from it")

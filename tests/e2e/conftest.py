@@ -3,7 +3,8 @@ import subprocess
 
 import pytest
 
-from .cluster import ROOT
+from .cluster import ROOT, SERVICES, Cluster
+from .writer import Writer
 
 pytestmark = pytest.mark.e2e
 
@@ -13,3 +14,19 @@ def images():
     """Docker up and the images built (layer cache reused), exactly as `make images` does."""
     result = subprocess.run(["make", "-s", "images"], cwd=ROOT, capture_output=True, text=True, timeout=3600)
     assert result.returncode == 0, f"make images failed (is Docker available?):\n{result.stderr[-3000:]}"
+
+
+def start_cluster(name, workdir, services_yaml=""):
+    """A fresh default cluster, healthy, with a `writes` table for Writer."""
+    cluster = Cluster(name, workdir, services_yaml=services_yaml)
+    cluster.down()
+    cluster.up()
+    cluster.wait_healthy(SERVICES, timeout=180)
+    cluster.query("pgmaster", "CREATE TABLE writes (n int PRIMARY KEY, at timestamptz DEFAULT now())")
+    return cluster
+
+
+def writer_for(cluster):
+    writer = Writer([cluster.port(s) for s in SERVICES], cluster.password)
+    writer.start()
+    return writer

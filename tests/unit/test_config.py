@@ -39,6 +39,8 @@ def test_defaults():
     ("PARTNER_NODES", " pgmaster, pgslave1 ,,pgslave1", "partners", ("pgmaster", "pgslave1")),
     ("USE_REPLICATION_SLOTS", "0", "use_slots", False),
     ("CLEAN_OVER_REWIND", "yes", "clean_over_rewind", True),
+    ("CONSISTENCY_MODE", "Partially strict", "consistency", "partially_strict"),
+    ("FENCE_TIMEOUT", "2.5", "fence_timeout", 2.5),
     ("CONFIGS", "max_connections:200,work_mem:8MB", "settings", {"max_connections": "200", "work_mem": "8MB"}),
     ("ALLOWED_NETWORKS", "samenet,10.0.0.0/8", "allowed_networks", ("samenet", "10.0.0.0/8")),
     ("PGDATA", "/data", "pgdata", "/data"),
@@ -80,6 +82,8 @@ def test_every_node_variable_is_tested():
     ({"ALLOWED_NETWORKS": "everywhere"}, "ALLOWED_NETWORKS='everywhere' is not valid: expected samenet or"),
     ({"LOG_LEVEL": "loud"}, "LOG_LEVEL='loud' is not valid: expected one of debug, info, warning, error"),
     ({"CONNECT_TIMEOUT": "0"}, "CONNECT_TIMEOUT='0' is not valid"),
+    ({"CONSISTENCY_MODE": "sync"}, "CONSISTENCY_MODE='sync' is not valid: expected one of eventual, partially_strict, strict"),
+    ({"FENCE_TIMEOUT": "soon"}, "FENCE_TIMEOUT='soon' is not valid: expected a number of seconds"),
 ])
 def test_bad_values_name_the_variable_and_the_form(changes, expected):
     found = problems(**changes)

@@ -17,9 +17,11 @@ logger = logging.getLogger(__name__)
 
 INIT_MARKER = "pgcluster.initialising"  # in PGDATA until the bootstrap has finished
 
-# What repmgr and pg_rewind need from the replication user, and no more.
-REPLICATION_GRANTS = (
-    "GRANT pg_monitor, pg_checkpoint TO {user}",
+# What repmgr and pg_rewind need from the replication user, and no more. Role memberships
+# are cluster-wide; function privileges live in each database's catalog, so they are
+# granted in REPLICATION_DB, where repmgr and pg_rewind connect.
+ROLE_GRANTS = ("GRANT pg_monitor, pg_checkpoint TO {user}",)
+FUNCTION_GRANTS = (
     "GRANT EXECUTE ON FUNCTION pg_catalog.pg_promote(boolean, integer) TO {user}",
     "GRANT EXECUTE ON FUNCTION pg_catalog.pg_wal_replay_resume() TO {user}",
     "GRANT EXECUTE ON FUNCTION pg_catalog.pg_ls_dir(text, boolean, boolean) TO {user}",
@@ -73,23 +75,24 @@ def _create_users_and_databases(cfg):
     try:
         db.execute(conn, sql.SQL("CREATE ROLE {} WITH LOGIN REPLICATION PASSWORD {}").format(
             repl, sql.Literal(scram.verifier(cfg.replication_password))))
-        for grant in REPLICATION_GRANTS:
+        for grant in ROLE_GRANTS:
             db.execute(conn, sql.SQL(grant).format(user=repl))
-        db.execute(conn, sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(cfg.replication_db), repl))
+        db.execute(conn, sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(cfg.replication_db), repl),
+                   timeout=300)
         if cfg.postgres_db != "postgres":
-            db.execute(conn, sql.SQL("CREATE DATABASE {}").format(sql.Identifier(cfg.postgres_db)))
+            db.execute(conn, sql.SQL("CREATE DATABASE {}").format(sql.Identifier(cfg.postgres_db)), timeout=300)
     finally:
         conn.close()
     conn = postgres.local_connect(cfg.postgres_user, cfg.replication_db, timeout=5)
     try:
-        db.execute(conn, "CREATE EXTENSION IF NOT EXISTS repmgr")
-        for grant in REPMGR_SCHEMA_GRANTS:
+        db.execute(conn, "CREATE EXTENSION IF NOT EXISTS repmgr", timeout=300)
+        for grant in FUNCTION_GRANTS + REPMGR_SCHEMA_GRANTS:
             db.execute(conn, sql.SQL(grant).format(user=repl))
     finally:
         conn.close()
     conn = postgres.local_connect(cfg.postgres_user, cfg.postgres_db, timeout=5)
     try:
-        db.execute(conn, "CREATE EXTENSION IF NOT EXISTS postgis")
+        db.execute(conn, "CREATE EXTENSION IF NOT EXISTS postgis", timeout=300)
     finally:
         conn.close()
 

@@ -1,7 +1,7 @@
 """What this node and its partners know: the inputs of the role decision."""
 import logging
 import re
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 
 import psycopg2
 
@@ -42,12 +42,20 @@ def live(cfg, timeout=1):
         return {"role": "standby", "lsn": postgres.parse_lsn(lsn),
                 "timeline": received_tli or checkpoint_tli or 0,
                 "primary": known_primary(conn), "upstream": sender or host_of(conninfo),
-                "streaming": state == "streaming"}
+                "streaming": state == "streaming", "upstream_last_seen": upstream_last_seen(conn)}
     except psycopg2.Error as exc:
         logger.debug("Reading the local server's state failed: %s", exc)
         return None
     finally:
         conn.close()
+
+
+def upstream_last_seen(conn):
+    """Seconds since repmgrd last reached this standby's upstream (-1 when repmgrd does not know)."""
+    try:
+        return db.scalar(conn, "SELECT repmgr.get_upstream_last_seen()")
+    except psycopg2.Error:
+        return -1
 
 
 def known_primary(conn):
@@ -78,13 +86,16 @@ def peer_hosts(cfg):
     return hosts
 
 
+# Name resolution is not bounded by socket timeouts: a node cut off from its network blocks
+# in getaddrinfo for many seconds. Probes run here and are abandoned at their deadline.
+_probes = ThreadPoolExecutor(max_workers=32, thread_name_prefix="probe")
+
+
 def ask_all(hosts, port, timeout=1.0):
-    """Ask every host's status endpoint at once: {host: answer or None}."""
-    if not hosts:
-        return {}
-    with ThreadPoolExecutor(max_workers=len(hosts)) as pool:
-        answers = pool.map(lambda h: status.ask(h, port, timeout), hosts)
-        return dict(zip(hosts, answers))
+    """Ask every host's status endpoint at once: {host: answer, or None when late or silent}."""
+    futures = {host: _probes.submit(status.ask, host, port, timeout) for host in hosts}
+    done, _late = wait(futures.values(), timeout=timeout + 0.2)
+    return {host: future.result() if future in done else None for host, future in futures.items()}
 
 
 def gather(cfg):

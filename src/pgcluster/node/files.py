@@ -21,7 +21,9 @@ def render_all(cfg):
                               connect_timeout=cfg.connect_timeout, pgdata=cfg.pgdata, bindir=paths.BINDIR,
                               passfile=paths.PGPASS, use_slots=cfg.use_slots, priority=cfg.priority,
                               monitor_interval=cfg.monitor_interval, reconnect_attempts=cfg.reconnect_attempts,
-                              reconnect_interval=cfg.reconnect_interval, config_file=paths.REPMGR_CONF), 0o644),
+                              reconnect_interval=cfg.reconnect_interval, config_file=paths.REPMGR_CONF,
+                              voters=cfg.voters, status_port=cfg.status_port, fence_timeout=cfg.fence_timeout,
+                              consistency=cfg.consistency), 0o644),
     }
 
 

@@ -11,7 +11,7 @@ import psycopg2
 
 from .. import db, proc, render
 from ..errors import CommandError, FatalError
-from . import paths
+from . import files, paths
 
 logger = logging.getLogger(__name__)
 
@@ -142,11 +142,15 @@ class Server:
         if self.running():
             self.process.send_signal(signum)
 
-    def stop(self, fast=True, timeout=60):
-        """Fast shutdown (SIGINT), then immediate (SIGQUIT) if it takes longer than timeout."""
+    def stop(self, immediate=False, timeout=60):
+        """Fast shutdown (SIGINT), then immediate (SIGQUIT) if it takes longer than timeout.
+
+        immediate=True goes straight to SIGQUIT: every session ends at once, without waiting
+        for walsenders to reach standbys that may be cut off (crash recovery follows at start).
+        """
         if not self.running():
             return self.process.returncode if self.process else 0
-        self.signal(signal.SIGINT if fast else signal.SIGTERM)
+        self.signal(signal.SIGQUIT if immediate else signal.SIGINT)
         try:
             return self.process.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -196,3 +200,18 @@ def check_settings(settings):
             messages.append(message)
     detail = "; ".join(messages) or result.stderr.strip()
     return [f"CONFIGS is not valid: {detail}. Expected name:value pairs that PostgreSQL 15 accepts."]
+
+
+def mark_fenced(pgdata):
+    """Make the data directory start read-only (standby mode, no upstream) and remember it was a primary."""
+    files.strip_auto_conf(pgdata)
+    for name in ("standby.signal", paths.FENCED_MARKER):
+        open(os.path.join(pgdata, name), "w").close()
+
+
+def unfence(pgdata):
+    """Undo mark_fenced: the data directory starts as a primary again, on the same timeline."""
+    for name in ("standby.signal", paths.FENCED_MARKER):
+        path = os.path.join(pgdata, name)
+        if os.path.exists(path):
+            os.unlink(path)

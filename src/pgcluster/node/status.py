@@ -34,10 +34,17 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        # A prober that gave up (its deadline passed while this node was frozen) closed the socket.
+        logger.debug("A status request from %s ended early.", client_address[0])
+
+
 def serve(port, snapshot):
     """Serve snapshot() as JSON on port in a daemon thread; return the server."""
-    server = ThreadingHTTPServer(("0.0.0.0", port), _Handler)
-    server.daemon_threads = True
+    server = _Server(("0.0.0.0", port), _Handler)
     server.snapshot = snapshot
     threading.Thread(target=server.serve_forever, name="status", daemon=True).start()
     return server

@@ -17,7 +17,10 @@ import psycopg2
 from .. import db, proc
 from ..errors import CommandError, FatalError
 from . import bootstrap, facts, files, paths, postgres, repmgr, status
+from .fencing import Fencing, Redecide
+from .healing import Healing
 from .role import Action, decide_role
+from .sync import SyncReplication
 
 logger = logging.getLogger(__name__)
 
@@ -44,14 +47,15 @@ class Supervisor:
         self.stopping = threading.Event()
         self.starting = True
         self.service_request = False
-        self.duties = []  # callables run once a second while running: fencing, healing ...
+        self.duties = [Fencing(self), SyncReplication(self), Healing(self)]
 
     # --- status endpoint ---------------------------------------------------------------------
     def snapshot(self):
         cfg = self.cfg
         answer = {"node": cfg.node_name, "node_id": cfg.node_id, "host": cfg.host, "state": self.state,
                   "reason": self.reason, "fenced": self.fenced, "voters": list(cfg.voters)}
-        live = facts.live(cfg) if self.server.running() else None
+        serving = self.state in ("running", "fenced") and self.server.running()
+        live = facts.live(cfg) if serving else None  # not before registration: others clone from it
         if live:
             answer.update(running=True, has_data=True, was_primary=live["role"] == "primary" or self.fenced,
                           **live)
@@ -84,20 +88,38 @@ class Supervisor:
         signal.signal(signal.SIGUSR1, self._on_service)
         status.serve(self.cfg.status_port, self.snapshot)
         try:
-            if bootstrap.interrupted(self.cfg.pgdata):
-                logger.warning("The previous initialisation of this data directory did not finish; "
-                               "removing it and starting again.")
-                bootstrap.clear_data_dir(self.cfg.pgdata)
-            decision = self.decide()
-            self.act(decision)
-            self.start_repmgrd()
-            self.starting = False
+            return self.serve_roles()
         except Stopped:
             self.shutdown()
             return 0
-        self.state = "running"
-        self.reason = ""
-        return self.loop()
+
+    def serve_roles(self):
+        """Decide, act, serve; again whenever a duty asks to decide anew or an action fails."""
+        while True:
+            self.starting = True
+            try:
+                if bootstrap.interrupted(self.cfg.pgdata):
+                    logger.warning("The previous initialisation of this data directory did not finish; "
+                                   "removing it and starting again.")
+                    bootstrap.clear_data_dir(self.cfg.pgdata)
+                self.act(self.decide())
+                self.start_repmgrd()
+            except (CommandError, FatalError, psycopg2.Error) as exc:
+                logger.error("%s Deciding again in 5 s.", str(exc).strip())
+                self.stop_repmgrd()
+                self.server.stop()
+                self.stopping.wait(5)
+                continue
+            self.starting = False
+            self.state, self.reason = "running", ""
+            for duty in self.duties:
+                duty.reset()
+            try:
+                return self.loop()
+            except Redecide as again:
+                logger.warning("Deciding the role again: %s.", again)
+                self.server.stop(immediate=again.urgent)
+                self.stop_repmgrd()
 
     def decide(self):
         """Gather facts and decide until the decision is not to wait."""
@@ -122,6 +144,7 @@ class Supervisor:
 
     def act(self, decision):
         action, source = decision.action, decision.source
+        self.fenced = False  # every action leaves the node unfenced: resumed, rewound or cloned
         if action is Action.INIT_PRIMARY:
             self.state = "initialising"
             if os.listdir(self.cfg.pgdata):
@@ -131,6 +154,9 @@ class Supervisor:
             self.start_server()
             self.ensure_primary_registered()
         elif action is Action.START_PRIMARY:
+            if postgres.is_fenced_dir(self.cfg.pgdata):
+                postgres.unfence(self.cfg.pgdata)
+                logger.info("Lifting the fence: nobody else was promoted, so this node resumes as primary.")
             self.start_server()
             self.ensure_primary_registered()
         elif action is Action.CLONE:
@@ -151,19 +177,23 @@ class Supervisor:
             if self.service_request:
                 self.service_request = False
                 self.serve_request()
-            self.watch_repmgrd()
+            if not self.fenced:
+                self.watch_repmgrd()
+            live = facts.live(self.cfg)
             for duty in self.duties:
                 try:
-                    duty()
+                    duty.tick(live)
+                except Redecide:
+                    raise
                 except Exception as exc:  # a failing duty is logged and retried, never fatal
-                    logger.warning("%s failed: %s", getattr(duty, "__name__", "A duty"), exc)
+                    logger.warning("%s failed: %s", type(duty).__name__, exc)
         self.shutdown()
         return 0
 
     def shutdown(self):
         self.state = "stopping"
         self.stop_repmgrd()
-        code = self.server.stop(fast=True)
+        code = self.server.stop()
         logger.info("PostgreSQL stopped (exit code %s).", code)
 
     # --- PostgreSQL and repmgrd ------------------------------------------------------------------
@@ -188,12 +218,14 @@ class Supervisor:
         self.start_repmgrd()
 
     def stop_repmgrd(self):
+        """SIGTERM, then SIGKILL after 2 s: repmgrd keeps no state, and can hang in a name lookup."""
         if self.repmgrd is not None and self.repmgrd.poll() is None:
             self.repmgrd.terminate()
             try:
-                self.repmgrd.wait(10)
+                self.repmgrd.wait(2)
             except subprocess.TimeoutExpired:
                 self.repmgrd.kill()
+                self.repmgrd.wait()
         self.repmgrd = None
 
     def serve_request(self):
@@ -205,7 +237,7 @@ class Supervisor:
             return
         logger.info("repmgr asked to %s PostgreSQL.", action)
         if action == "restart" or (action == "start" and not self.server.running()):
-            self.server.stop(fast=True)
+            self.server.stop()
             self.start_server()
         elif action == "stop":
             logger.warning("Refused to stop PostgreSQL on request: stop the container instead.")
@@ -288,9 +320,9 @@ class Supervisor:
             conninfo = f"host={source} port={cfg.upstream_port} user={cfg.replication_user} " \
                        f"dbname={cfg.replication_db} connect_timeout={cfg.connect_timeout}"
             conn = db.connect(source, cfg.upstream_port, cfg.replication_user, cfg.replication_db,
-                              cfg.replication_password, timeout=cfg.connect_timeout, statement_timeout=300)
+                              cfg.replication_password, timeout=cfg.connect_timeout)
             try:
-                db.execute(conn, "CHECKPOINT")
+                db.execute(conn, "CHECKPOINT", timeout=300)
             finally:
                 conn.close()
             started = time.monotonic()
@@ -309,7 +341,6 @@ class Supervisor:
         fenced = os.path.join(cfg.pgdata, paths.FENCED_MARKER)
         if os.path.exists(fenced):
             os.unlink(fenced)
-        self.fenced = False
         self.start_server()
         repmgr.follow(cfg, source_id)
         logger.info("Rejoined as a standby of %s.", source)

@@ -1,0 +1,71 @@
+"""Consistency modes: what synchronous_standby_names says, kept up to date on every node.
+
+eventual          asynchronous: ''.
+strict            'ANY 1 (every other node)': a commit waits for one standby, always.
+partially_strict  as strict while a standby is connected; '' after none has answered for
+                  DEGRADE_AFTER seconds, back as soon as one streams again.
+
+Standbys carry the setting too (it has no effect in recovery), so a promoted
+node is strict from its first commit.
+"""
+import logging
+import time
+
+from .. import db
+from . import files
+
+logger = logging.getLogger(__name__)
+
+DEGRADE_AFTER = 3.0
+
+
+def synchronous_names(mode, standbys, connected):
+    """The synchronous_standby_names value for a mode, the other nodes' names, and whether one streams."""
+    if mode == "eventual" or not standbys:
+        return ""
+    if mode == "partially_strict" and not connected:
+        return ""
+    return "ANY 1 (" + ", ".join(f'"{name}"' for name in sorted(standbys)) + ")"
+
+
+class SyncReplication:
+    def __init__(self, supervisor):
+        self.sup = supervisor
+        self.current = ""
+        self.last_connected = time.monotonic()
+
+    def reset(self):
+        self.current = ""  # runtime.conf was rewritten empty at start, and is rewritten on the next tick
+        self.last_connected = time.monotonic()
+
+    def tick(self, live):
+        cfg = self.sup.cfg
+        if cfg.consistency == "eventual" or not live:
+            return
+        conn = self.sup.local()
+        try:
+            standbys = [r[0] for r in db.rows(conn, "SELECT node_name FROM repmgr.nodes WHERE node_id <> %s "
+                                                    "AND type <> 'witness'", (cfg.node_id,))]
+            streaming = db.scalar(conn, """
+                SELECT count(*) FROM pg_stat_replication
+                WHERE application_name = ANY(%s) AND state = 'streaming'
+                  AND reply_time > now() - make_interval(secs => %s)""", (standbys, DEGRADE_AFTER))
+            now = time.monotonic()
+            if streaming or live["role"] != "primary":
+                self.last_connected = now
+            connected = now - self.last_connected < DEGRADE_AFTER
+            wanted = synchronous_names(cfg.consistency, standbys, connected)
+            if wanted == self.current:
+                return
+            files.set_runtime({"synchronous_standby_names": wanted} if wanted else {})
+            db.execute(conn, "SELECT pg_reload_conf()")
+        finally:
+            conn.close()
+        if live["role"] == "primary":
+            if wanted:
+                logger.info("Commits now wait for one standby (%s): synchronous_standby_names = %s.",
+                            cfg.consistency, wanted)
+            else:
+                logger.warning("No standby has answered for %.0f s; commits no longer wait for one "
+                               "(partially_strict).", DEGRADE_AFTER)
+        self.current = wanted

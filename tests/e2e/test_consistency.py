@@ -1,0 +1,102 @@
+"""Consistency modes, and rejoining by a fresh clone (issue: failover, safe restarts, fencing).
+
+A standby that stops acknowledging is provoked by freezing its walreceiver
+process (SIGSTOP): the node stays up and answers its partners, so no fencing
+or failover interferes, but no WAL reaches it.
+"""
+import itertools
+import time
+
+import psycopg2
+import pytest
+
+from .cluster import SERVICES, wait_for
+from .conftest import start_cluster, writer_for
+
+STRICT = """\
+  pgmaster:
+    environment: {CONSISTENCY_MODE: strict, CLEAN_OVER_REWIND: "1"}
+  pgslave1:
+    environment: {CONSISTENCY_MODE: strict}
+  pgslave2:
+    environment: {CONSISTENCY_MODE: strict}
+  pgslave3:
+    environment: {CONSISTENCY_MODE: strict}
+"""
+FIRST_LEVEL_STANDBYS = ("pgslave1", "pgslave3")
+
+
+@pytest.fixture(scope="module")
+def strict(tmp_path_factory):
+    c = start_cluster("strict", tmp_path_factory.mktemp("strict"), services_yaml=STRICT)
+    yield c
+    c.down()
+
+
+def freeze_receivers(cluster, signal):
+    for standby in FIRST_LEVEL_STANDBYS:
+        cluster.exec(standby, "pkill", f"-{signal}", "-f", "walreceiver")
+
+
+def insert(cluster, service, n, timeout=3):
+    cluster.query(service, "INSERT INTO writes (n) VALUES (%s)", (n,), timeout=timeout)
+
+
+def test_strict_commits_wait_for_one_standby(strict):
+    wait_for(lambda: strict.query("pgmaster", "SHOW synchronous_standby_names")[0][0]
+             == 'ANY 1 ("node2", "node3", "node4")', 30, "the synchronous standby list")
+    states = dict(strict.query("pgmaster", "SELECT application_name, sync_state FROM pg_stat_replication"))
+    assert states == {"node2": "quorum", "node4": "quorum"}
+
+
+def test_strict_blocks_commits_while_no_standby_receives(strict):
+    freeze_receivers(strict, "STOP")
+    try:
+        with pytest.raises(psycopg2.OperationalError):
+            insert(strict, "pgmaster", 100, timeout=4)
+    finally:
+        freeze_receivers(strict, "CONT")
+    numbers = itertools.count(101)
+    wait_for(lambda: insert(strict, "pgmaster", next(numbers)) is None, 30, "commits to flow again")
+
+
+def test_strict_failover_loses_no_acknowledged_commit(strict):
+    writer = writer_for(strict)
+    wait_for(lambda: len(writer.acked) > 20, 30, "the writer to get going")
+    killed_at = time.monotonic()
+    strict.kill("pgmaster")
+    wait_for(lambda: writer.first_ack_after(killed_at), 60, "a write on the new primary")
+    writer.stop()
+    survivors = tuple(s for s in SERVICES if s != "pgmaster")
+    strict.primary = strict.wait_tree(services=survivors)
+    present = {n for (n,) in strict.query(strict.primary, "SELECT n FROM writes")}
+    assert writer.numbers() <= present, f"lost acknowledged rows: {sorted(writer.numbers() - present)}"
+
+
+def test_old_primary_rejoins_by_a_fresh_clone_with_clean_over_rewind(strict):
+    strict.start("pgmaster")
+    assert strict.wait_tree() == strict.primary
+    logs = strict.logs("pgmaster")
+    assert f"this node was primary but {strict.primary} is the primary now; re-cloning from it " \
+           "(CLEAN_OVER_REWIND)" in logs
+    assert "pg_rewind" not in logs
+
+
+def test_partially_strict_keeps_writing_without_standbys(tmp_path):
+    partial = STRICT.replace("strict", "partially_strict").replace(', CLEAN_OVER_REWIND: "1"', "")
+    c = start_cluster("partial", tmp_path, services_yaml=partial)
+    try:
+        wait_for(lambda: c.query("pgmaster", "SHOW synchronous_standby_names")[0][0].startswith("ANY 1"), 30,
+                 "the synchronous standby list")
+        freeze_receivers(c, "STOP")
+        try:
+            numbers = itertools.count(200)  # a timed-out attempt may still commit once the wait is lifted
+            wait_for(lambda: insert(c, "pgmaster", next(numbers), timeout=2) is None, 30,
+                     "a commit once no standby answers")
+            assert "commits no longer wait for one (partially_strict)" in c.logs("pgmaster")
+        finally:
+            freeze_receivers(c, "CONT")
+        wait_for(lambda: c.query("pgmaster", "SHOW synchronous_standby_names")[0][0].startswith("ANY 1"), 30,
+                 "commits to wait for a standby again")
+    finally:
+        c.down()
