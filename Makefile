@@ -2,7 +2,7 @@
 COMPOSE_FILE := docker-compose/docker-compose.yml
 COMPOSE ?= docker-compose -f $(COMPOSE_FILE)
 VENV := .venv
-IMAGES := postgis
+IMAGES := postgis pgpool
 
 .PHONY: up down logs status test unit e2e bench docs docker images secrets venv
 

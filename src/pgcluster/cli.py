@@ -99,6 +99,59 @@ def node_validate_promotion(host, voters, port, fence_timeout, mode):
     sys.exit(0 if allowed else 1)
 
 
+@main.group()
+def pgpool():
+    """The pgpool-II router container."""
+
+
+@pgpool.command("run")
+def pgpool_run():
+    """Entrypoint: validate the environment, wait for backends, run pgpool and the attach watcher."""
+    from .pgpool import files
+    from .pgpool.router import Router
+
+    cfg = _load("pgpool")
+    problems = files.check_settings(cfg.settings, files.known_settings())
+    if problems:
+        _fail(problems)
+    os.umask(0o077)
+    log.setup("pgpool", cfg.log_level)
+    files.write_all(cfg)
+    try:
+        code = Router(cfg).run()
+    except PgclusterError as exc:
+        logger.error("%s", exc)
+        code = 1
+    sys.exit(code)
+
+
+@main.command()
+def status():
+    """In the pgpool container: each backend as pgpool sees it and as the node reports itself."""
+    from .node import facts
+    from .pgpool import pcp
+
+    cfg = _load("pgpool")
+    try:
+        nodes = pcp.nodes(cfg)
+    except PgclusterError as exc:
+        _fail([f"pgpool does not answer on its control port: {exc}"])
+    answers = facts.ask_all(sorted({n["host"] for n in nodes.values()}), cfg.status_port)
+    click.echo(f"{'id':>3}  {'host':<12} {'pgpool':<8} {'pgpool role':<12} {'node says':<40}")
+    for num, node in sorted(nodes.items()):
+        answer = answers.get(node["host"])
+        if answer is None:
+            says = "no answer"
+        elif answer.get("fenced"):
+            says = "fenced"
+        elif answer.get("running"):
+            upstream = f" of {answer.get('upstream')}" if answer.get("role") == "standby" else ""
+            says = f"{answer.get('role')}{upstream}"
+        else:
+            says = f"{answer.get('state')}: {answer.get('reason')}"[:60]
+        click.echo(f"{num:>3}  {node['host']:<12} {node['status']:<8} {node['role']:<12} {says}")
+
+
 @main.group("config")
 def config_group():
     """Check the environment, or print the variable reference."""
@@ -130,6 +183,24 @@ def health_is_major_master():
     from .health import checks
 
     _verdict(checks.is_major_master(_load("node")))
+
+
+@health.command("has-write-node")
+def health_has_write_node():
+    """Healthy when pgpool has an attached primary to send writes to."""
+    from .health import checks
+
+    _verdict(checks.has_write_node(_load("pgpool")))
+
+
+@health.command("has-enough-backends")
+@click.argument("count", type=int, required=False)
+def health_has_enough_backends(count):
+    """Healthy when at least COUNT backends are up in pgpool (default REQUIRE_MIN_BACKENDS, at least 1)."""
+    from .health import checks
+
+    cfg = _load("pgpool")
+    _verdict(checks.has_enough_backends(cfg, count if count is not None else max(1, cfg.require_min_backends)))
 
 
 def _verdict(result):

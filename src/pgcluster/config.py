@@ -33,6 +33,7 @@ class Var:
 
 
 NODE = ("node",)
+PGPOOL = ("pgpool",)
 
 SPEC = (
     # --- identity -------------------------------------------------------------------
@@ -105,8 +106,36 @@ SPEC = (
         "A new standby waits this long for its upstream before the container exits."),
     Var("STATUS_PORT", NODE, "8008", p.integer(1, 65535),
         "Port of the node's status endpoint, asked by partners and health checks."),
-    Var("LOG_LEVEL", NODE, "INFO", p.choice("debug", "info", "warning", "error"),
+    Var("LOG_LEVEL", NODE + PGPOOL, "INFO", p.choice("debug", "info", "warning", "error"),
         "Verbosity of pgcluster's own log lines."),
+    # --- pgpool -------------------------------------------------------------------------
+    Var("BACKENDS", PGPOOL, REQUIRED, p.backends,
+        "The PostgreSQL nodes, as num:host:port:weight:data_dir:flag entries separated by commas; "
+        "empty fields take 5432, 1, /var/lib/postgresql/data and ALLOW_TO_FAILOVER."),
+    Var("DB_USERS", PGPOOL, REQUIRED, p.credentials,
+        "Database users clients log in as, user:password pairs separated by commas "
+        "(also as DB_USERS_FILE); scram-sha-256 end to end.", secret=True),
+    Var("CHECK_USER", PGPOOL, REQUIRED, p.identifier,
+        "User for pgpool's health and replication checks; needs LOGIN and pg_monitor."),
+    Var("CHECK_PASSWORD", PGPOOL, REQUIRED, p.text,
+        "Password of CHECK_USER (also as CHECK_PASSWORD_FILE).", secret=True),
+    Var("PCP_USER", PGPOOL, "pcp_user", p.identifier,
+        "User of pgpool's control port (PCP), used by the health checks and the attach watcher."),
+    Var("PCP_PASSWORD", PGPOOL, REQUIRED, p.text,
+        "Password of PCP_USER (also as PCP_PASSWORD_FILE).", secret=True),
+    Var("REQUIRE_MIN_BACKENDS", PGPOOL, "0", p.integer(0, 128),
+        "pgpool starts only once this many backends accept connections."),
+    Var("WAIT_BACKEND_TIMEOUT", PGPOOL, "120", p.integer(1, 86400),
+        "Seconds to wait for REQUIRE_MIN_BACKENDS before the container exits."),
+    Var("CONFIGS", PGPOOL, "", p.text,
+        "Extra pgpool.conf settings as name:value pairs, such as num_init_children:64,"
+        "delay_threshold:1048576; unknown names stop the start."),
+    Var("CONFIGS_DELIMITER_SYMBOL", PGPOOL, ",", p.text,
+        "Separator between CONFIGS pairs."),
+    Var("CONFIGS_ASSIGNMENT_SYMBOL", PGPOOL, ":", p.text,
+        "Separator between a name and its value in CONFIGS."),
+    Var("STATUS_PORT", PGPOOL, "8008", p.integer(1, 65535),
+        "Port of the nodes' status endpoints, asked before a backend is attached again."),
 )
 
 
@@ -270,7 +299,40 @@ def _is_cidr(text):
     return "/" in text
 
 
-LOADERS = {"node": load_node}
+@dataclass(frozen=True)
+class PgpoolConfig:
+    backends: tuple
+    db_users: tuple = field(repr=False)
+    check_user: str
+    check_password: str = field(repr=False)
+    pcp_user: str
+    pcp_password: str = field(repr=False)
+    require_min_backends: int
+    wait_backend_timeout: int
+    settings: dict
+    status_port: int
+    log_level: str
+
+
+def load_pgpool(env=None):
+    """The pgpool configuration from the environment, or ConfigError listing every problem."""
+    env = os.environ if env is None else env
+    v = read("pgpool", env)
+    try:
+        settings = p.settings(v["CONFIGS"], v["CONFIGS_DELIMITER_SYMBOL"], v["CONFIGS_ASSIGNMENT_SYMBOL"])
+    except ValueError as exc:
+        raise ConfigError([f"CONFIGS={v['CONFIGS']!r} is not valid: expected {exc}."]) from None
+    if v["REQUIRE_MIN_BACKENDS"] > len(v["BACKENDS"]):
+        raise ConfigError([f"REQUIRE_MIN_BACKENDS={v['REQUIRE_MIN_BACKENDS']} is not valid: expected at most "
+                           f"the {len(v['BACKENDS'])} backends listed in BACKENDS."])
+    return PgpoolConfig(
+        backends=v["BACKENDS"], db_users=v["DB_USERS"], check_user=v["CHECK_USER"],
+        check_password=v["CHECK_PASSWORD"], pcp_user=v["PCP_USER"], pcp_password=v["PCP_PASSWORD"],
+        require_min_backends=v["REQUIRE_MIN_BACKENDS"], wait_backend_timeout=v["WAIT_BACKEND_TIMEOUT"],
+        settings=settings, status_port=v["STATUS_PORT"], log_level=v["LOG_LEVEL"])
+
+
+LOADERS = {"node": load_node, "pgpool": load_pgpool}
 
 
 def describe(config):
@@ -279,6 +341,8 @@ def describe(config):
     for name, value in vars(config).items():
         if "password" in name:
             value = "(set)"
+        elif name == "db_users":
+            value = [user for user, _ in value]
         lines.append(f"{name} = {value!r}")
     return lines
 

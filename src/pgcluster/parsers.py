@@ -5,6 +5,7 @@ whose message is the expected form ("an integer from 0 to 1000"); config.py
 turns that into one line naming the variable.
 """
 import re
+from typing import NamedTuple
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _HOST = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$")
@@ -146,3 +147,63 @@ def consistency(raw):
     if value not in ("eventual", "partially_strict", "strict"):
         raise ValueError("one of eventual, partially_strict, strict")
     return value
+
+
+class Backend(NamedTuple):
+    """One BACKENDS entry."""
+    num: int
+    host: str
+    port: int
+    weight: float
+    data_dir: str
+    flag: str
+
+
+BACKEND_FLAGS = ("ALLOW_TO_FAILOVER", "DISALLOW_TO_FAILOVER", "ALWAYS_PRIMARY")
+BACKENDS_FORM = ("comma-separated num:host:port:weight:data_dir:flag entries, empty fields taking 5432, 1, "
+                 "/var/lib/postgresql/data and ALLOW_TO_FAILOVER, such as "
+                 "0:pgmaster:5432:1:/var/lib/postgresql/data:ALLOW_TO_FAILOVER,1:pgslave1::::")
+
+
+def backends(raw):
+    """PostDock's BACKENDS: a tuple of Backend, ordered by num; nums unique."""
+    result = []
+    for item in raw.split(","):
+        if not item.strip():
+            continue
+        parts = [p.strip() for p in item.split(":")]
+        if len(parts) < 2 or len(parts) > 6:
+            raise ValueError(f"{BACKENDS_FORM} (got {item.strip()!r})")
+        parts += [""] * (6 - len(parts))
+        num, host_, port, weight, data_dir, flag = parts
+        try:
+            num = int(num)
+            port = int(port or 5432)
+            weight = float(weight or 1)
+        except ValueError:
+            raise ValueError(f"{BACKENDS_FORM} (got {item.strip()!r})") from None
+        flag = (flag or "ALLOW_TO_FAILOVER").upper()
+        if num < 0 or not _HOST.match(host_) or not 0 < port < 65536 or weight < 0 or flag not in BACKEND_FLAGS:
+            raise ValueError(f"{BACKENDS_FORM} (got {item.strip()!r})")
+        result.append(Backend(num, host_, port, weight, data_dir or "/var/lib/postgresql/data", flag))
+    if not result:
+        raise ValueError(BACKENDS_FORM)
+    nums = [b.num for b in result]
+    if len(set(nums)) != len(nums):
+        raise ValueError(f"{BACKENDS_FORM}, each num used once (got {sorted(nums)})")
+    return tuple(sorted(result))
+
+
+def credentials(raw):
+    """user:password pairs separated by commas (DB_USERS); passwords may hold ':'."""
+    pairs = []
+    for item in raw.split(","):
+        if not item.strip():
+            continue
+        user, sep, password = item.strip().partition(":")
+        if not sep or not password or not _IDENT.match(user):
+            raise ValueError("comma-separated user:password pairs, such as app:secret,reporting:secret2")
+        pairs.append((user, password))
+    if not pairs:
+        raise ValueError("comma-separated user:password pairs, such as app:secret")
+    return tuple(pairs)

@@ -38,14 +38,18 @@ def run(argv, timeout=60, env=None, input=None, check=True, secrets=(), cwd=None
     return result
 
 
-def forward_output(process, label):
-    """Log each line a child prints, prefixed with its label, from a daemon thread."""
+def forward_output(process, label, skip=None):
+    """Log each line a child prints, prefixed with its label, from a daemon thread.
+
+    skip: a compiled pattern of lines that are routine noise for an operator.
+    """
     import threading
 
     child_logger = logging.getLogger(f"pgcluster.{label}")
 
     def pump():
         for line in process.stdout:
-            child_logger.info("%s: %s", label, line.rstrip())
+            if skip is None or not skip.search(line):
+                child_logger.info("%s: %s", label, line.rstrip())
 
     threading.Thread(target=pump, name=label, daemon=True).start()

@@ -18,7 +18,9 @@ from pgcluster import db
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose" / "docker-compose.yml"
 SERVICES = ("pgmaster", "pgslave1", "pgslave2", "pgslave3")
-PORT_VARIABLES = ("PGMASTER_PORT", "PGSLAVE1_PORT", "PGSLAVE2_PORT", "PGSLAVE3_PORT")
+ALL_SERVICES = SERVICES + ("pgpool",)
+NODE_NAMES = {"pgmaster": "node1", "pgslave1": "node2", "pgslave2": "node3", "pgslave3": "node4"}
+PORT_VARIABLES = ("PGMASTER_PORT", "PGSLAVE1_PORT", "PGSLAVE2_PORT", "PGSLAVE3_PORT", "PGPOOL_PORT")
 
 
 def wait_for(predicate, timeout, what, interval=0.5):
@@ -38,22 +40,23 @@ def wait_for(predicate, timeout, what, interval=0.5):
 
 
 class Cluster:
-    def __init__(self, name, workdir, services_yaml="", compose_file=COMPOSE_FILE, services=SERVICES):
+    def __init__(self, name, workdir, services_yaml="", compose_file=COMPOSE_FILE, services=ALL_SERVICES):
         """services_yaml: more service overrides, indented as under `services:` in the override file."""
         self.project = f"pgct{name}"
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.passwords = {}
-        for secret in ("postgres_password", "replication_password"):
+        for secret in ("postgres_password", "replication_password", "pcp_password"):
             self.passwords[secret] = secrets.token_urlsafe(18)
             (self.workdir / secret).write_text(self.passwords[secret])
+        (self.workdir / "db_users").write_text(f"postgres:{self.password}")
         override = self.workdir / "override.yml"
         override.write_text(
             "services:\n" + "".join(f"  {s}:\n    labels: [postgis-cluster.test={name}]\n" for s in services)
             + services_yaml +
-            "secrets:\n"
-            f"  postgres_password: {{file: {self.workdir / 'postgres_password'}}}\n"
-            f"  replication_password: {{file: {self.workdir / 'replication_password'}}}\n")
+            "secrets:\n" + "".join(f"  {name}: {{file: {self.workdir / name}}}\n"
+                                   for name in ("postgres_password", "replication_password", "pcp_password",
+                                                "db_users")))
         self.files = [str(compose_file), str(override)]
         self.env = dict(os.environ, **{v: "" for v in PORT_VARIABLES})
         self._ports = {}

@@ -22,7 +22,7 @@ def start_cluster(name, workdir, services_yaml=""):
     cluster.down()
     cluster.up()
     cluster.wait_healthy(SERVICES, timeout=180)
-    cluster.query("pgmaster", "CREATE TABLE writes (n int PRIMARY KEY, at timestamptz DEFAULT now())")
+    cluster.query("pgmaster", "CREATE TABLE writes (n bigint PRIMARY KEY, at timestamptz DEFAULT now())")
     return cluster
 
 

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from .cluster import SERVICES, wait_for
+from .cluster import NODE_NAMES, SERVICES, wait_for
 from .conftest import start_cluster, writer_for
 
 FENCE_TIMEOUT = 3  # the default
@@ -41,7 +41,7 @@ def test_disconnected_primary_fences_itself_and_a_standby_takes_over(cluster):
     assert fenced_after < FENCE_TIMEOUT + 8, f"fenced only after {fenced_after:.1f} s"
     wait_for(lambda: "read-only transaction" in cluster.psql("pgmaster", "INSERT INTO writes (n) VALUES (-3)").stderr,
              30, "pgmaster to serve read-only")
-    wait_for(lambda: writer.first_ack_after(cut_at + fenced_after), 60, "writes on a new primary")
+    wait_for(lambda: writer.first_ack_after(cut_at, not_on="node1"), 60, "writes on a new primary")
     writer.stop()
     survivors = tuple(s for s in SERVICES if s != "pgmaster")
     cluster.primary = cluster.wait_tree(services=survivors)
@@ -68,7 +68,7 @@ def test_frozen_primary_steps_down_when_it_wakes(cluster):
     paused_at = time.monotonic()
     cluster.pause(frozen)
     try:
-        wait_for(lambda: writer.first_ack_after(paused_at + 1), 60, "writes on a new primary")
+        wait_for(lambda: writer.first_ack_after(paused_at, not_on=NODE_NAMES[frozen]), 60, "writes on a new primary")
     finally:
         cluster.unpause(frozen)
     writer.stop()

@@ -8,23 +8,27 @@ from pgcluster import db
 
 
 class Writer(threading.Thread):
-    """Inserts increasing numbers into `writes` every interval through libpq multi-host with
+    """Inserts increasing numbers (bigint) into `writes` every interval through libpq multi-host with
     target_session_attrs=read-write, so it always finds the writable node by itself.
 
-    acked holds (number, monotonic time of the acknowledgement) for every committed insert.
+    acked holds (number, monotonic time of the acknowledgement, node that acknowledged it) for every
+    committed insert; the node is its NODE_NAME, read from cluster_name.
     """
 
     def __init__(self, ports, password, interval=0.05, timeout=2):
+        """ports: the nodes' published ports (libpq picks the writable one), or pgpool's alone."""
         super().__init__(daemon=True)
         self.dsn = dict(host=",".join("127.0.0.1" for _ in ports), port=",".join(str(p) for p in ports),
-                        dbname="app", user="postgres", password=password, target_session_attrs="read-write",
-                        timeout=timeout, application_name="writer")
+                        dbname="app", user="postgres", password=password, timeout=timeout,
+                        application_name="writer")
+        if len(ports) > 1:
+            self.dsn["target_session_attrs"] = "read-write"
         self.timeout = timeout
         self.interval = interval
         self.acked = []
         self.errors = 0
         self._halt = threading.Event()
-        self._next = 1
+        self._next = int(time.time() * 1000)  # distinct from every earlier writer's numbers
 
     def run(self):
         conn = None
@@ -32,8 +36,10 @@ class Writer(threading.Thread):
             try:
                 if conn is None:
                     conn = db.connect(**self.dsn)
-                db.execute(conn, "INSERT INTO writes (n) VALUES (%s)", (self._next,), timeout=self.timeout)
-                self.acked.append((self._next, time.monotonic()))
+                node = db.scalar(conn, "INSERT INTO writes (n) VALUES (%s) "
+                                       "RETURNING split_part(current_setting('cluster_name'), '/', 2)",
+                                 (self._next,), timeout=self.timeout)
+                self.acked.append((self._next, time.monotonic(), node))
             except psycopg2.Error:
                 self.errors += 1
                 if conn is not None:
@@ -48,8 +54,9 @@ class Writer(threading.Thread):
         self._halt.set()
         self.join(30)
 
-    def first_ack_after(self, moment):
-        return next((t for _, t in self.acked if t > moment), None)
+    def first_ack_after(self, moment, not_on=None):
+        """Time of the first acknowledgement after moment by a node other than not_on (a NODE_NAME)."""
+        return next((t for _, t, node in self.acked if t > moment and node != not_on), None)
 
     def numbers(self):
-        return {n for n, _ in self.acked}
+        return {n for n, _, _ in self.acked}

@@ -1,4 +1,5 @@
 """The checks behind healthchecks/ (PostDock's names and meanings); each returns (healthy, sentence)."""
+from ..errors import PgclusterError
 from ..node import facts, status
 from ..node.role import has_quorum
 
@@ -27,3 +28,34 @@ def is_major_master(cfg):
     if has_quorum(followers, cfg.voters):
         return True, f"{cfg.node_name}: primary followed by {count} partners (itself included)."
     return False, f"{cfg.node_name}: primary followed by only {count} partners; it does not hold the majority."
+
+
+def _pgpool_nodes(cfg):
+    """pgpool's view of its backends through PCP, which answers even while SQL logins wait for a primary."""
+    from ..pgpool import pcp
+
+    try:
+        return pcp.nodes(cfg), None
+    except PgclusterError as exc:
+        return None, f"pgpool does not answer on its control port: {exc}"
+
+
+def has_write_node(cfg):
+    """Healthy when pgpool has a primary attached, so writes have somewhere to go."""
+    nodes, problem = _pgpool_nodes(cfg)
+    if problem:
+        return False, problem
+    primaries = [n["host"] for n in nodes.values() if n["role"] == "primary" and n["status"] == "up"]
+    if primaries:
+        return True, f"pgpool sends writes to {primaries[0]}."
+    return False, "pgpool has no primary attached; writes would fail."
+
+
+def has_enough_backends(cfg, count):
+    """Healthy when at least count backends are up in pgpool."""
+    nodes, problem = _pgpool_nodes(cfg)
+    if problem:
+        return False, problem
+    up = [n["host"] for n in nodes.values() if n["status"] == "up"]
+    verdict = len(up) >= count
+    return verdict, f"{len(up)} of {len(nodes)} backends are up ({', '.join(up) or 'none'}); {count} required."

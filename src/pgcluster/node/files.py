@@ -40,11 +40,24 @@ def set_runtime(settings):
     render.write_atomic(paths.RUNTIME_CONF, "\n".join(lines) + "\n")
 
 
-def strip_auto_conf(pgdata, names=("primary_conninfo", "primary_slot_name")):
-    """Remove settings from postgresql.auto.conf (pg_rewind copies the source's, which name the wrong node)."""
+def set_upstream(pgdata, conninfo=None):
+    """Point postgresql.auto.conf at an upstream (None: no upstream), without a slot.
+
+    pg_rewind copies the source's file, which names the wrong node; a fenced node must
+    follow nobody. repmgr adds the slot when it follows.
+    """
     path = os.path.join(pgdata, "postgresql.auto.conf")
-    if not os.path.exists(path):
-        return
-    with open(path, encoding="utf-8") as handle:
-        kept = [line for line in handle if line.split("=", 1)[0].strip().lower() not in names]
+    kept = []
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as handle:
+            kept = [line for line in handle
+                    if line.split("=", 1)[0].strip().lower() not in ("primary_conninfo", "primary_slot_name")]
+    if conninfo:
+        kept.append(f"primary_conninfo = {render.pg_string(conninfo)}\n")
     render.write_atomic(path, "".join(kept), 0o600)
+
+
+def primary_conninfo(cfg, host):
+    """What repmgr writes for a standby of host: the replication user, the password file, this node's name."""
+    return render.conninfo(user=cfg.replication_user, passfile=paths.PGPASS, connect_timeout=cfg.connect_timeout,
+                           host=host, port=cfg.upstream_port, application_name=cfg.node_name)

@@ -204,7 +204,7 @@ def check_settings(settings):
 
 def mark_fenced(pgdata):
     """Make the data directory start read-only (standby mode, no upstream) and remember it was a primary."""
-    files.strip_auto_conf(pgdata)
+    files.set_upstream(pgdata, None)
     for name in ("standby.signal", paths.FENCED_MARKER):
         open(os.path.join(pgdata, name), "w").close()
 

@@ -333,7 +333,8 @@ class Supervisor:
             logger.warning("pg_rewind from %s failed (%s); cloning afresh instead.", source, str(exc).strip())
             self.clone(source)
             return
-        files.strip_auto_conf(cfg.pgdata)
+        # It streams from source at once: WAL written there during the rewind is needed for consistency.
+        files.set_upstream(cfg.pgdata, files.primary_conninfo(cfg, source))
         slots = os.path.join(cfg.pgdata, "pg_replslot")
         for name in os.listdir(slots):  # the old primary's slots would hold WAL on a standby forever
             shutil.rmtree(os.path.join(slots, name))

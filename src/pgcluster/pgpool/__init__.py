@@ -1,0 +1,1 @@
+"""The pgpool-II router container: configuration, PCP, and the attach watcher."""

@@ -1,0 +1,92 @@
+"""The pgpool container's process under tini: waits for backends, runs pgpool, watches."""
+import logging
+import os
+import re
+import signal
+import socket
+import subprocess
+import threading
+import time
+
+from .. import proc
+from ..errors import FatalError
+from . import files, watcher
+
+logger = logging.getLogger(__name__)
+
+WATCH_EVERY = 2.0
+# Every PCP call (the watcher makes one a round) logs its process's birth and death.
+PCP_NOISE = re.compile(r"(forked new pcp worker|PCP process with pid|PCP process: \d+ started)")
+
+
+def answering(backends, timeout=1.0):
+    """The backends that accept a TCP connection now."""
+    up = []
+    for b in backends:
+        try:
+            socket.create_connection((b.host, b.port), timeout=timeout).close()
+            up.append(b)
+        except OSError:
+            pass
+    return up
+
+
+def wait_for_backends(cfg):
+    """Wait until REQUIRE_MIN_BACKENDS backends answer; FatalError after WAIT_BACKEND_TIMEOUT."""
+    if cfg.require_min_backends == 0:
+        return
+    deadline = time.monotonic() + cfg.wait_backend_timeout
+    while True:
+        up = answering(cfg.backends)
+        if len(up) >= cfg.require_min_backends:
+            logger.info("%s of %s backends answer (%s); starting pgpool.", len(up), len(cfg.backends),
+                        ", ".join(b.host for b in up))
+            return
+        if time.monotonic() > deadline:
+            raise FatalError(
+                f"REQUIRE_MIN_BACKENDS={cfg.require_min_backends} but only {len(up)} backends "
+                f"({', '.join(b.host for b in up) or 'none'}) accepted connections within "
+                f"WAIT_BACKEND_TIMEOUT={cfg.wait_backend_timeout} s; exiting.")
+        time.sleep(1)
+
+
+class Router:
+    def __init__(self, cfg):
+        self.cfg = cfg
+        self.pgpool = None
+        self.stopping = threading.Event()
+
+    def _on_stop(self, signum, _frame):
+        logger.info("Received %s; stopping pgpool.", signal.Signals(signum).name)
+        self.stopping.set()
+
+    def run(self):
+        signal.signal(signal.SIGTERM, self._on_stop)
+        signal.signal(signal.SIGINT, self._on_stop)
+        wait_for_backends(self.cfg)
+        pid_file = f"{files.RUN_DIR}/pgpool.pid"
+        if os.path.exists(pid_file):  # after a SIGKILL it can hold "1", which stops the next start
+            os.unlink(pid_file)
+        # -D: forget pgpool_status, which would keep a node down from the previous run.
+        argv = ["/usr/sbin/pgpool", "-n", "-D", "-f", files.PGPOOL_CONF, "-F", files.PCP_CONF,
+                "-a", files.POOL_HBA]
+        self.pgpool = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                       errors="replace", start_new_session=True,
+                                       env={"PATH": "/usr/sbin:/usr/bin:/bin", "LANG": "C.UTF-8", "TZ": "UTC"})
+        proc.forward_output(self.pgpool, "pgpool", skip=PCP_NOISE)
+        logger.info("pgpool started with %s backends: %s.", len(self.cfg.backends),
+                    ", ".join(f"{b.num}:{b.host}" for b in self.cfg.backends))
+        while not self.stopping.wait(WATCH_EVERY):
+            if self.pgpool.poll() is not None:
+                logger.error("pgpool exited with code %s.", self.pgpool.returncode)
+                return 1
+            try:
+                watcher.tick(self.cfg)
+            except Exception as exc:  # pgpool may still be starting; the next round retries
+                logger.warning("The attach watcher could not run: %s", str(exc).strip())
+        self.pgpool.send_signal(signal.SIGINT)  # SIGTERM is a smart shutdown that waits for clients
+        try:
+            return self.pgpool.wait(20) and 0
+        except subprocess.TimeoutExpired:
+            self.pgpool.kill()
+            return 0

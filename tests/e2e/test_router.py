@@ -1,0 +1,197 @@
+"""pgpool-II follows the real primary (issue: pgpool router).
+
+Clients know only pgpool's published 127.0.0.1 port. One cluster goes
+through the scenarios in order.
+"""
+import time
+
+import pytest
+
+from .cluster import NODE_NAMES, SERVICES, Cluster, wait_for
+from .conftest import start_cluster
+from .writer import Writer
+
+FIRST_LEVEL = ("pgmaster", "pgslave1", "pgslave3")
+NODE_OF = {name: service for service, name in NODE_NAMES.items()}
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    c = start_cluster("router", tmp_path_factory.mktemp("router"))
+    c.wait_healthy(["pgpool"], timeout=120)
+    c.primary = "pgmaster"
+    yield c
+    c.down()
+
+
+def via_pgpool(cluster, sql, params=None, timeout=5):
+    return cluster.query("pgpool", sql, params, timeout=timeout)
+
+
+def served_by(cluster, sessions=40):
+    """The node (service name) that answers a read, once per new session through pgpool."""
+    nodes = []
+    for _ in range(sessions):
+        node = via_pgpool(cluster, "SELECT split_part(current_setting('cluster_name'), '/', 2)")[0][0]
+        nodes.append(NODE_OF[node])
+    return nodes
+
+
+def pool_nodes(cluster):
+    """{service: (status, role)} from pgpool's SHOW pool_nodes."""
+    rows = via_pgpool(cluster, "SHOW pool_nodes")
+    return {row[1]: (row[3], row[6]) for row in rows}
+
+
+def writer_through_pgpool(cluster):
+    writer = Writer([cluster.port("pgpool")], cluster.password)
+    writer.start()
+    wait_for(lambda: len(writer.acked) > 10, 30, "writes through pgpool")
+    return writer
+
+
+def test_writes_and_reads_through_pgpool(cluster):
+    via_pgpool(cluster, "INSERT INTO writes (n) VALUES (-1)")
+    assert via_pgpool(cluster, "SELECT n FROM writes WHERE n = -1") == [(-1,)]
+    assert via_pgpool(cluster, "SELECT extname FROM pg_extension WHERE extname = 'postgis'") == [("postgis",)]
+
+
+def test_reads_spread_over_the_standbys(cluster):
+    wait_for(lambda: set(pool_nodes(cluster).values()) <= {("up", "primary"), ("up", "standby")}, 60,
+             "every backend up in pgpool")
+    standbys = {node for node in served_by(cluster) if node != cluster.primary}
+    assert len(standbys) >= 2, f"reads reached only {standbys}"
+
+
+def test_a_transaction_that_wrote_reads_from_the_primary(cluster):
+    conn = cluster.connect("pgpool")
+    conn.autocommit = False
+    try:
+        with conn.cursor() as cur:
+            for _ in range(10):
+                cur.execute("INSERT INTO writes (n) VALUES (-floor(random() * 1e9)::int)")
+                cur.execute("SELECT split_part(current_setting('cluster_name'), '/', 2)")
+                assert NODE_OF[cur.fetchone()[0]] == cluster.primary
+        conn.rollback()
+    finally:
+        conn.close()
+
+
+def test_a_lagging_standby_gets_no_reads(cluster):
+    lagging = "pgslave3"
+    cluster.exec(lagging, "pkill", "-STOP", "-f", "walreceiver")
+    try:
+        via_pgpool(cluster, "CREATE TABLE ballast AS SELECT g, repeat('x', 500) AS pad FROM generate_series(1, 20000) g",
+                   timeout=30)
+        wait_for(lambda: int(via_pgpool(cluster, "SHOW pool_nodes")[2][10]) > 1048576, 30,
+                 "pgpool to see pgslave3 lag by more than delay_threshold")
+        assert lagging not in served_by(cluster)
+    finally:
+        cluster.exec(lagging, "pkill", "-CONT", "-f", "walreceiver")
+    wait_for(lambda: lagging in served_by(cluster, 20), 60, "pgslave3 to get reads again once caught up")
+
+
+def test_failover_writes_go_to_the_new_primary(cluster):
+    writer = writer_through_pgpool(cluster)
+    killed_at = time.monotonic()
+    cluster.kill("pgmaster")
+    first = wait_for(lambda: writer.first_ack_after(killed_at, not_on="node1"), 60,
+                     "a write through pgpool after the kill")
+    assert first - killed_at < 30
+    writer.stop()
+    survivors = tuple(s for s in SERVICES if s != "pgmaster")
+    cluster.primary = cluster.wait_tree(services=survivors)
+    late_nodes = {node for _, t, node in writer.acked if t > first}
+    assert late_nodes == {NODE_NAMES[cluster.primary]}
+    wait_for(lambda: pool_nodes(cluster)[cluster.primary] == ("up", "primary"), 30, "pgpool's primary")
+
+
+def test_the_restarted_old_primary_is_attached_as_a_standby(cluster):
+    cluster.start("pgmaster")
+    assert cluster.wait_tree() == cluster.primary
+    wait_for(lambda: pool_nodes(cluster)["pgmaster"] == ("up", "standby"), 60,
+             "pgmaster attached again as a standby")
+    assert "Backend 0 (pgmaster): attaching it, because pgmaster streams from the primary" in cluster.logs("pgpool")
+
+
+def test_a_cut_off_primary_never_receives_writes_through_pgpool(cluster):
+    isolated = cluster.primary
+    writer = writer_through_pgpool(cluster)
+    cluster.disconnect(isolated)
+    cut_at = time.monotonic()  # once the command returns, the node is off the network
+    try:
+        wait_for(lambda: writer.first_ack_after(cut_at + 1, not_on=NODE_NAMES[isolated]), 60,
+                 "writes through pgpool on a new primary")
+    finally:
+        cluster.reconnect(isolated)
+    # Back on the network, the old primary is fenced; pgpool must not send it anything.
+    time.sleep(0.1)
+    writer_after = time.monotonic()
+    wait_for(lambda: sum(1 for _, t, _ in writer.acked if t > writer_after) > 40, 60, "writes after reconnecting")
+    writer.stop()
+    assert not [n for n, t, node in writer.acked if t > cut_at and node == NODE_NAMES[isolated]]
+    cluster.primary = cluster.wait_tree()
+    assert cluster.primary != isolated
+    wait_for(lambda: pool_nodes(cluster)[isolated] == ("up", "standby"), 90, "the old primary back as a standby")
+
+
+def test_pgpool_restarts_with_a_backend_down_and_attaches_it_later(cluster):
+    down = next(s for s in ("pgslave1", "pgslave3", "pgmaster") if s != cluster.primary)
+    cluster.stop(down)
+    cluster.restart("pgpool")
+    cluster.wait_healthy(["pgpool"], timeout=120)
+    via_pgpool(cluster, "INSERT INTO writes (n) VALUES (-7)")
+    assert pool_nodes(cluster)[down][0] == "down"
+    cluster.start(down)
+    wait_for(lambda: pool_nodes(cluster)[down] == ("up", "standby"), 90, f"{down} attached once it is back")
+
+
+def test_health_checks(cluster):
+    out = cluster.exec("pgpool", "healthchecks/has_write_node").stdout
+    assert out.startswith(f"pgpool sends writes to {cluster.primary}")
+    assert cluster.exec("pgpool", "healthchecks/has_enough_backends", "4").returncode == 0
+    assert cluster.exec("pgpool", "healthchecks/has_enough_backends", "5", check=False).returncode == 1
+
+
+BAD_PGPOOL = """
+services:
+  pgpool:
+    image: postgis-cluster/pgpool:latest
+    restart: "no"
+    environment:
+      BACKENDS: "{backends}"
+      DB_USERS: postgres:secret
+      CHECK_USER: replication_user
+      PCP_PASSWORD: secret
+{extra}
+"""
+
+
+@pytest.mark.parametrize("name, backends, extra, message", [
+    ("backends", "0:pgmaster:5432,pgslave1", "      CHECK_PASSWORD: secret",
+     "pgcluster: BACKENDS='0:pgmaster:5432,pgslave1' is not valid: expected comma-separated "
+     "num:host:port:weight:data_dir:flag entries"),
+    ("configs", "0:pgmaster::::", "      CHECK_PASSWORD: secret\n      CONFIGS: 'num_init_childs:64'",
+     "pgcluster: CONFIGS sets num_init_childs, which pgpool-II 4.3 does not know"),
+    ("nopw", "0:pgmaster::::", "",
+     "pgcluster: CHECK_PASSWORD is required: set it (or CHECK_PASSWORD_FILE)."),
+    ("minimum", "0:pgmaster::::", "      CHECK_PASSWORD: secret\n      REQUIRE_MIN_BACKENDS: '1'\n"
+                                  "      WAIT_BACKEND_TIMEOUT: '2'",
+     "REQUIRE_MIN_BACKENDS=1 but only 0 backends (none) accepted connections within WAIT_BACKEND_TIMEOUT=2 s"),
+])
+def test_bad_input_stops_pgpool_with_one_clear_line(tmp_path, name, backends, extra, message):
+    compose_file = tmp_path / "bad.yml"
+    compose_file.write_text(BAD_PGPOOL.format(backends=backends, extra=extra))
+    c = Cluster(f"badpool{name}", tmp_path, compose_file=compose_file, services=("pgpool",))
+    c.down()
+    try:
+        c.up()
+        container = c.container("pgpool")
+        wait_for(lambda: c.docker("inspect", "-f", "{{.State.Status}}", container).stdout.strip() == "exited",
+                 60, "pgpool to exit")
+        assert c.docker("inspect", "-f", "{{.State.ExitCode}}", container).stdout.strip() != "0"
+        lines = [line.split("| ", 1)[1] for line in c.logs("pgpool").splitlines()
+                 if "pgcluster:" in line or " ERROR " in line]
+        assert len(lines) == 1 and message in lines[0], lines
+    finally:
+        c.down()

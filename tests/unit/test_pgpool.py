@@ -1,0 +1,140 @@
+import os
+from pathlib import Path
+
+import pytest
+
+from pgcluster import config
+from pgcluster.errors import ConfigError
+from pgcluster.parsers import Backend
+from pgcluster.pgpool import files, pcp, watcher
+
+GOLDEN = Path(__file__).parent / "golden"
+ENV = {
+    "BACKENDS": "0:pgmaster:5432:1:/var/lib/postgresql/data:ALLOW_TO_FAILOVER,1:pgslave1::::,2:pgslave3:5433:2",
+    "DB_USERS": "postgres:s3:cr,app:pw",
+    "CHECK_USER": "replication_user", "CHECK_PASSWORD": "check", "PCP_PASSWORD": "pcp",
+    "CONFIGS": "num_init_children:64",
+}
+
+
+def load(**changes):
+    env = {**ENV, **changes}
+    return config.load_pgpool({k: v for k, v in env.items() if v is not None})
+
+
+def problems(**changes):
+    with pytest.raises(ConfigError) as caught:
+        load(**changes)
+    return caught.value.problems
+
+
+def test_backends_take_postdock_defaults_for_empty_fields():
+    assert load().backends == (
+        Backend(0, "pgmaster", 5432, 1.0, "/var/lib/postgresql/data", "ALLOW_TO_FAILOVER"),
+        Backend(1, "pgslave1", 5432, 1.0, "/var/lib/postgresql/data", "ALLOW_TO_FAILOVER"),
+        Backend(2, "pgslave3", 5433, 2.0, "/var/lib/postgresql/data", "ALLOW_TO_FAILOVER"),
+    )
+
+
+def test_db_users_passwords_may_hold_colons_and_are_never_shown():
+    cfg = load(DB_USERS="postgres:s3:cr,app:pw")
+    assert cfg.db_users == (("postgres", "s3:cr"), ("app", "pw"))
+    assert "s3:cr" not in repr(cfg) and "s3:cr" not in "\n".join(config.describe(cfg))
+
+
+@pytest.mark.parametrize("changes, expected", [
+    ({"BACKENDS": None}, "BACKENDS is required"),
+    ({"BACKENDS": "pgmaster:5432"}, "BACKENDS='pgmaster:5432' is not valid: expected comma-separated "
+                                    "num:host:port:weight:data_dir:flag entries"),
+    ({"BACKENDS": "0:pgmaster:port"}, "BACKENDS='0:pgmaster:port' is not valid"),
+    ({"BACKENDS": "0:pgmaster,0:pgslave1"}, "BACKENDS='0:pgmaster,0:pgslave1' is not valid: expected "
+                                            "comma-separated num:host:port:weight:data_dir:flag entries"),
+    ({"BACKENDS": "0:pgmaster::::MAYBE"}, "BACKENDS='0:pgmaster::::MAYBE' is not valid"),
+    ({"BACKENDS": "0:pg master"}, "BACKENDS='0:pg master' is not valid"),
+    ({"BACKENDS": "0:a:1:1:/d:ALLOW_TO_FAILOVER:extra"}, "BACKENDS='0:a:1:1:/d:ALLOW_TO_FAILOVER:extra' is not valid"),
+    ({"DB_USERS": None}, "DB_USERS is required: set it (or DB_USERS_FILE)"),
+    ({"DB_USERS": "postgres"}, "DB_USERS=(hidden) is not valid: expected comma-separated user:password pairs"),
+    ({"DB_USERS": "postgres:"}, "DB_USERS=(hidden) is not valid"),
+    ({"CHECK_PASSWORD": None}, "CHECK_PASSWORD is required: set it (or CHECK_PASSWORD_FILE)"),
+    ({"PCP_PASSWORD": None}, "PCP_PASSWORD is required: set it (or PCP_PASSWORD_FILE)"),
+    ({"CHECK_USER": None}, "CHECK_USER is required"),
+    ({"REQUIRE_MIN_BACKENDS": "x"}, "REQUIRE_MIN_BACKENDS='x' is not valid: expected an integer from 0 to 128"),
+    ({"REQUIRE_MIN_BACKENDS": "4"}, "REQUIRE_MIN_BACKENDS=4 is not valid: expected at most the 3 backends"),
+    ({"WAIT_BACKEND_TIMEOUT": "0"}, "WAIT_BACKEND_TIMEOUT='0' is not valid"),
+    ({"CONFIGS": "num_init_children=64"}, "CONFIGS='num_init_children=64' is not valid: expected name:value pairs"),
+])
+def test_bad_values_name_the_variable_and_the_form(changes, expected):
+    found = problems(**changes)
+    assert len(found) == 1 and found[0].startswith(expected), found
+
+
+KNOWN = {"num_init_children", "delay_threshold", "load_balance_mode"}
+
+
+@pytest.mark.parametrize("settings, expected", [
+    ({"num_init_children": "64"}, []),
+    ({"num_init_childs": "64"}, ["CONFIGS sets num_init_childs, which pgpool-II 4.3 does not know; expected "
+                                 "name:value pairs of pgpool.conf settings."]),
+    ({"backend_hostname0": "x"}, ["CONFIGS sets backend_hostname0, which pgcluster manages (BACKENDS and the "
+                                  "container layout); remove it from CONFIGS."]),
+])
+def test_check_settings(settings, expected):
+    assert files.check_settings(settings, KNOWN) == expected
+
+
+@pytest.mark.parametrize("path", sorted(files.render_all(load())))
+def test_pgpool_files_match_golden(path):
+    """Set UPDATE_GOLDEN=1 to rewrite the golden files after an intended change."""
+    content, mode = files.render_all(load())[path]
+    golden = GOLDEN / ("pgpool-" + os.path.basename(path))
+    if os.environ.get("UPDATE_GOLDEN"):
+        golden.write_text(content)
+    assert content == golden.read_text()
+    assert mode == 0o600
+
+
+def test_parse_node_info():
+    text = ("Hostname               : pgslave1\nPort                   : 5432\nStatus                 : 3\n"
+            "Weight                 : 0.250000\nStatus Name            : down\nRole                   : standby\n"
+            "Replication Delay      : 0\nLast Status Change     : 2026-11-22 03:00:00\n")
+    assert pcp.parse_node_info(text) == {"host": "pgslave1", "port": 5432, "status": "down", "role": "standby",
+                                         "delay": "0"}
+
+
+def node(host, status="up", role="standby"):
+    return {"host": host, "status": status, "role": role}
+
+
+def answer(role="standby", primary="pgmaster", streaming=True, fenced=False, running=True):
+    return {"role": role, "primary": primary, "streaming": streaming, "fenced": fenced, "running": running}
+
+
+PRIMARY = answer(role="primary", primary="pgmaster", streaming=False)
+
+
+@pytest.mark.parametrize("nodes, statuses, expected", [
+    ({0: node("pgmaster", role="primary"), 1: node("pgslave1")},
+     {"pgmaster": PRIMARY, "pgslave1": answer()}, []),
+    ({0: node("pgmaster", role="primary"), 1: node("pgslave1", status="down")},
+     {"pgmaster": PRIMARY, "pgslave1": answer()},
+     [("attach", 1, "pgslave1 streams from the primary pgmaster")]),
+    ({0: node("pgmaster", status="down"), 1: node("pgslave1")},
+     {"pgmaster": PRIMARY, "pgslave1": answer()},
+     [("attach", 0, "pgmaster is the running primary")]),
+    ({0: node("pgmaster", status="down"), 1: node("pgslave1", role="primary")},
+     {"pgmaster": answer(primary="pgslave1", streaming=False), "pgslave1": dict(PRIMARY, primary="pgslave1")},
+     []),  # not streaming yet: not attached
+    ({0: node("pgmaster", status="down"), 1: node("pgslave1", role="primary")},
+     {"pgmaster": answer(primary="pgmaster"), "pgslave1": dict(PRIMARY, primary="pgslave1")},
+     []),  # follows another primary: never attached
+    ({0: node("pgmaster"), 1: node("pgslave1", role="primary")},
+     {"pgmaster": answer(role="standby", primary="", streaming=False, fenced=True),
+      "pgslave1": dict(PRIMARY, primary="pgslave1")},
+     [("detach", 0, "pgmaster has fenced itself")]),
+    ({0: node("pgmaster", status="down"), 1: node("pgslave1", status="down")},
+     {"pgmaster": PRIMARY, "pgslave1": dict(PRIMARY, primary="pgslave1")},
+     []),  # two primaries: attach neither
+    ({0: node("pgmaster", status="down")}, {"pgmaster": None}, []),
+])
+def test_watcher_decisions(nodes, statuses, expected):
+    assert watcher.decide(nodes, statuses) == expected
