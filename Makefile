@@ -2,7 +2,7 @@
 COMPOSE_FILE := docker-compose/docker-compose.yml
 COMPOSE ?= docker-compose -f $(COMPOSE_FILE)
 VENV := .venv
-IMAGES := postgis pgpool
+IMAGES := postgis pgpool barman
 
 .PHONY: up down logs status test unit e2e bench docs docker images secrets venv
 
@@ -49,3 +49,8 @@ e2e: venv images
 
 test: venv images
 	$(VENV)/bin/pytest -v -rfE tests
+
+bench: venv images
+	$(VENV)/bin/python bench/failover --runs 5 --modes eventual,partially_strict,strict
+	$(VENV)/bin/python bench/failover --runs 5 --modes eventual --via pgpool
+	$(VENV)/bin/python bench/router

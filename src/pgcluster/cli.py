@@ -125,6 +125,73 @@ def pgpool_run():
     sys.exit(code)
 
 
+@main.group("barman")
+def barman_group():
+    """The Barman backup container."""
+
+
+@barman_group.command("run")
+def barman_run():
+    """Entrypoint: stream WAL, take scheduled backups, run maintenance, serve /metrics."""
+    import signal
+
+    from .backup import files, metrics
+    from .backup.scheduler import Scheduler
+
+    cfg = _load("barman")
+    os.umask(0o077)
+    log.setup("backup", cfg.log_level)
+    files.write_all(cfg)
+    scheduler = Scheduler(cfg)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: scheduler.stopping.set())
+    metrics.serve(cfg.metrics_port)
+    logger.info("Backing up %s (%s) into %s; base backups on '%s' (UTC), %s days kept.", cfg.server,
+                ",".join(cfg.hosts), cfg.backup_dir, cfg.schedule, cfg.retention_days)
+    scheduler.run()
+    from .backup import barman
+
+    barman.run("receive-wal", "--stop", cfg.server, check=False)
+
+
+@main.command()
+@click.option("--target-time", help="Recover to this time (ISO 8601; UTC unless it names a zone).")
+@click.option("--target-lsn", help="Recover to this WAL position, such as 0/3000148.")
+@click.option("--target-name", help="Recover to this restore point (pg_create_restore_point).")
+@click.option("--latest", is_flag=True, help="Recover everything the backups hold.")
+@click.option("--primary", help="The node to become the primary (default: the current primary).")
+@click.option("--into", type=click.Path(), help="Only restore into this new directory, for inspection.")
+def recover(target_time, target_lsn, target_name, latest, primary, into):
+    """In the backup container: restore the cluster to a point in time."""
+    from datetime import datetime, timezone
+
+    from .backup import recovery
+
+    chosen = [(k, v) for k, v in (("time", target_time), ("lsn", target_lsn), ("name", target_name),
+                                  ("latest", latest or None)) if v]
+    if len(chosen) != 1:
+        _fail(["give exactly one of --target-time, --target-lsn, --target-name or --latest."])
+    kind, value = chosen[0]
+    if kind == "time":
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            _fail([f"--target-time={value!r} is not valid: expected an ISO 8601 time, such as "
+                   "'2026-11-22 10:15:00' (UTC) or '2026-11-22T10:15:00+01:00'."])
+        value = (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp()
+    cfg = _load("barman")
+    log.setup("recover", cfg.log_level)
+    try:
+        if into:
+            backup = recovery.restore(cfg, (kind, value), into)
+            click.echo(f"Restored backup {backup['id']} into {into}, up to {recovery.describe((kind, value))}.")
+        else:
+            new_primary = recovery.recover_cluster(cfg, (kind, value), primary)
+            click.echo(f"The cluster is back at {recovery.describe((kind, value))}; {new_primary} is the primary.")
+    except PgclusterError as exc:
+        _fail([str(exc)])
+
+
 @main.command()
 def status():
     """In the pgpool container: each backend as pgpool sees it and as the node reports itself."""
@@ -201,6 +268,14 @@ def health_has_enough_backends(count):
 
     cfg = _load("pgpool")
     _verdict(checks.has_enough_backends(cfg, count if count is not None else max(1, cfg.require_min_backends)))
+
+
+@health.command("barman-check")
+def health_barman_check():
+    """Healthy when `barman check` passes: WAL streaming, a backup, the retention policy."""
+    from .health import checks
+
+    _verdict(checks.barman_check(_load("barman")))
 
 
 def _verdict(result):

@@ -34,6 +34,7 @@ class Var:
 
 NODE = ("node",)
 PGPOOL = ("pgpool",)
+BARMAN = ("barman",)
 
 SPEC = (
     # --- identity -------------------------------------------------------------------
@@ -77,6 +78,9 @@ SPEC = (
         "eventual: asynchronous replication; partially_strict: a commit waits for one standby unless "
         "none is connected; strict: a commit always waits for one standby, and failover promotes only "
         "a standby holding every acknowledged commit."),
+    Var("SYNCHRONOUS_BACKUP", NODE, "0", p.boolean,
+        "Commits wait until Barman's WAL receiver has them (zero data loss to the backups); needs "
+        "CONSISTENCY_MODE=eventual, and commits block while Barman is down."),
     Var("FENCE_TIMEOUT", NODE, "3", p.seconds,
         "A primary that sees no majority of its partners for this many seconds restarts read-only "
         "(fences itself); a standby is promoted only after this time has passed."),
@@ -136,6 +140,39 @@ SPEC = (
         "Separator between a name and its value in CONFIGS."),
     Var("STATUS_PORT", PGPOOL, "8008", p.integer(1, 65535),
         "Port of the nodes' status endpoints, asked before a backend is attached again."),
+    # --- backup -------------------------------------------------------------------------
+    Var("REPLICATION_HOST", BARMAN, REQUIRED, p.host_list,
+        "The node to back up, or a comma list of nodes: Barman reaches whichever is primary "
+        "(libpq multi-host, target_session_attrs=read-write)."),
+    Var("REPLICATION_PORT", BARMAN, "5432", p.integer(1, 65535),
+        "PostgreSQL port of those nodes."),
+    Var("REPLICATION_USER", BARMAN, "replication_user", p.identifier,
+        "User of the WAL stream (pg_receivewal) and of base backups' replication connection."),
+    Var("REPLICATION_PASSWORD", BARMAN, REQUIRED, p.text,
+        "Password of REPLICATION_USER (also as REPLICATION_PASSWORD_FILE).", secret=True),
+    Var("POSTGRES_USER", BARMAN, "postgres", p.identifier,
+        "Superuser Barman runs its checks and backup functions as."),
+    Var("POSTGRES_PASSWORD", BARMAN, REQUIRED, p.text,
+        "Password of POSTGRES_USER (also as POSTGRES_PASSWORD_FILE).", secret=True),
+    Var("POSTGRES_DB", BARMAN, "postgres", p.identifier,
+        "Database Barman connects to."),
+    Var("UPSTREAM_NAME", BARMAN, "pg_cluster", p.node_name,
+        "Name of the cluster in Barman (its server name)."),
+    Var("REPLICATION_SLOT_NAME", BARMAN, "barman", p.identifier,
+        "Replication slot of the WAL stream; created on whichever node is primary."),
+    Var("BACKUP_SCHEDULE", BARMAN, "0 3 * * *", p.cron,
+        "When base backups are taken, in cron syntax (UTC); one is also taken at first start "
+        "and after every failover."),
+    Var("BACKUP_RETENTION_DAYS", BARMAN, "7", p.integer(1, 3650),
+        "Recovery window: backups and WAL older than needed for this many days are removed."),
+    Var("BACKUP_DIR", BARMAN, "/var/lib/barman", p.text,
+        "Where backups and WAL are kept (a volume)."),
+    Var("METRICS_PORT", BARMAN, "8080", p.integer(1, 65535),
+        "Port of the Prometheus metrics endpoint (/metrics)."),
+    Var("STATUS_PORT", BARMAN, "8008", p.integer(1, 65535),
+        "Port of the nodes' status endpoints, asked during a recovery."),
+    Var("LOG_LEVEL", BARMAN, "INFO", p.choice("debug", "info", "warning", "error"),
+        "Verbosity of pgcluster's own log lines."),
 )
 
 
@@ -206,6 +243,7 @@ class NodeConfig:
     use_slots: bool
     clean_over_rewind: bool
     consistency: str
+    synchronous_backup: bool
     fence_timeout: float
     settings: dict
     allowed_networks: tuple
@@ -247,6 +285,10 @@ def load_node(env=None):
     except ValueError as exc:
         problems.append(f"CONFIGS={v['CONFIGS']!r} is not valid: expected {exc}.")
         settings = {}
+    if v["SYNCHRONOUS_BACKUP"] and v["CONSISTENCY_MODE"] != "eventual":
+        problems.append(f"SYNCHRONOUS_BACKUP=1 is not valid with CONSISTENCY_MODE={v['CONSISTENCY_MODE']}: "
+                        "expected CONSISTENCY_MODE=eventual, since a commit can wait for one kind of "
+                        "acknowledgement only (Barman's, or a standby's).")
     networks = tuple(n.strip() for n in v["ALLOWED_NETWORKS"].split(",") if n.strip())
     for network in networks:
         if network not in ("samenet", "samehost") and not _is_cidr(network):
@@ -275,6 +317,7 @@ def load_node(env=None):
         use_slots=v["USE_REPLICATION_SLOTS"],
         clean_over_rewind=v["CLEAN_OVER_REWIND"],
         consistency=v["CONSISTENCY_MODE"],
+        synchronous_backup=v["SYNCHRONOUS_BACKUP"],
         fence_timeout=v["FENCE_TIMEOUT"],
         settings=settings,
         allowed_networks=networks,
@@ -332,7 +375,39 @@ def load_pgpool(env=None):
         settings=settings, status_port=v["STATUS_PORT"], log_level=v["LOG_LEVEL"])
 
 
-LOADERS = {"node": load_node, "pgpool": load_pgpool}
+@dataclass(frozen=True)
+class BarmanConfig:
+    hosts: tuple
+    port: int
+    replication_user: str
+    replication_password: str = field(repr=False)
+    postgres_user: str
+    postgres_password: str = field(repr=False)
+    postgres_db: str
+    server: str
+    slot: str
+    schedule: str
+    retention_days: int
+    backup_dir: str
+    metrics_port: int
+    status_port: int
+    log_level: str
+
+
+def load_barman(env=None):
+    """The backup configuration from the environment, or ConfigError listing every problem."""
+    env = os.environ if env is None else env
+    v = read("barman", env)
+    return BarmanConfig(
+        hosts=v["REPLICATION_HOST"], port=v["REPLICATION_PORT"], replication_user=v["REPLICATION_USER"],
+        replication_password=v["REPLICATION_PASSWORD"], postgres_user=v["POSTGRES_USER"],
+        postgres_password=v["POSTGRES_PASSWORD"], postgres_db=v["POSTGRES_DB"], server=v["UPSTREAM_NAME"],
+        slot=v["REPLICATION_SLOT_NAME"], schedule=v["BACKUP_SCHEDULE"], retention_days=v["BACKUP_RETENTION_DAYS"],
+        backup_dir=v["BACKUP_DIR"], metrics_port=v["METRICS_PORT"], status_port=v["STATUS_PORT"],
+        log_level=v["LOG_LEVEL"])
+
+
+LOADERS = {"node": load_node, "pgpool": load_pgpool, "barman": load_barman}
 
 
 def describe(config):

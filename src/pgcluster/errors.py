@@ -19,3 +19,14 @@ class CommandError(PgclusterError):
 
 class FatalError(PgclusterError):
     """The container cannot go on; the supervisor exits non-zero."""
+
+
+class Redecide(Exception):
+    """Stop PostgreSQL and decide the node's role again, for the reason given.
+
+    urgent: stop with an immediate shutdown (a primary that must stop writing now).
+    """
+
+    def __init__(self, reason, urgent=False):
+        super().__init__(reason)
+        self.urgent = urgent

@@ -207,3 +207,14 @@ def credentials(raw):
     if not pairs:
         raise ValueError("comma-separated user:password pairs, such as app:secret")
     return tuple(pairs)
+
+
+def cron(raw):
+    """A five-field cron expression (minute hour day month weekday)."""
+    from croniter import croniter  # only the backup image needs it
+
+    value = " ".join(raw.split())
+    if len(value.split()) != 5 or not croniter.is_valid(value):
+        raise ValueError("a cron expression of five fields (minute hour day-of-month month day-of-week), "
+                         "such as '0 3 * * *' for 03:00 every day")
+    return value

@@ -18,9 +18,10 @@ from pgcluster import db
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose" / "docker-compose.yml"
 SERVICES = ("pgmaster", "pgslave1", "pgslave2", "pgslave3")
-ALL_SERVICES = SERVICES + ("pgpool",)
+ALL_SERVICES = SERVICES + ("pgpool", "backup")
 NODE_NAMES = {"pgmaster": "node1", "pgslave1": "node2", "pgslave2": "node3", "pgslave3": "node4"}
-PORT_VARIABLES = ("PGMASTER_PORT", "PGSLAVE1_PORT", "PGSLAVE2_PORT", "PGSLAVE3_PORT", "PGPOOL_PORT")
+PORT_VARIABLES = ("PGMASTER_PORT", "PGSLAVE1_PORT", "PGSLAVE2_PORT", "PGSLAVE3_PORT", "PGPOOL_PORT",
+                  "BACKUP_METRICS_PORT")
 
 
 def wait_for(predicate, timeout, what, interval=0.5):

@@ -60,12 +60,12 @@ def receiver(c, service):
 
 
 def test_make_up_waits_until_every_node_is_healthy(cluster):
-    assert "All 4 containers are healthy" in cluster.make_up_output
-    assert all(cluster.health(s) == "healthy" for s in SERVICES)
+    assert "All 6 containers are healthy" in cluster.make_up_output
+    assert all(cluster.health(s) == "healthy" for s in SERVICES + ("pgpool", "backup"))
 
 
 def test_ports_are_published_on_loopback_only(cluster):
-    for service in SERVICES:
+    for service in SERVICES + ("pgpool", "backup"):
         bindings = cluster.docker("inspect", "-f", "{{json .HostConfig.PortBindings}}", cluster.container(service)).stdout
         assert re.findall(r'"HostIp":"([^"]*)"', bindings) == ["127.0.0.1"], bindings
 

@@ -58,7 +58,7 @@ def test_reconnected_primary_rejoins_as_a_standby_with_the_new_rows(cluster):
              "the new primary's rows on pgmaster")
     logs = cluster.logs("pgmaster")
     assert "Fencing: this primary" in logs
-    assert f"rejoining as its standby with pg_rewind" in logs
+    assert "rejoining as its standby with pg_rewind" in logs
 
 
 def test_frozen_primary_steps_down_when_it_wakes(cluster):

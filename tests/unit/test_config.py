@@ -41,6 +41,7 @@ def test_defaults():
     ("CLEAN_OVER_REWIND", "yes", "clean_over_rewind", True),
     ("CONSISTENCY_MODE", "Partially strict", "consistency", "partially_strict"),
     ("FENCE_TIMEOUT", "2.5", "fence_timeout", 2.5),
+    ("SYNCHRONOUS_BACKUP", "1", "synchronous_backup", True),
     ("CONFIGS", "max_connections:200,work_mem:8MB", "settings", {"max_connections": "200", "work_mem": "8MB"}),
     ("ALLOWED_NETWORKS", "samenet,10.0.0.0/8", "allowed_networks", ("samenet", "10.0.0.0/8")),
     ("PGDATA", "/data", "pgdata", "/data"),
@@ -84,6 +85,8 @@ def test_every_node_variable_is_tested():
     ({"CONNECT_TIMEOUT": "0"}, "CONNECT_TIMEOUT='0' is not valid"),
     ({"CONSISTENCY_MODE": "sync"}, "CONSISTENCY_MODE='sync' is not valid: expected one of eventual, partially_strict, strict"),
     ({"FENCE_TIMEOUT": "soon"}, "FENCE_TIMEOUT='soon' is not valid: expected a number of seconds"),
+    ({"SYNCHRONOUS_BACKUP": "1", "CONSISTENCY_MODE": "strict"},
+     "SYNCHRONOUS_BACKUP=1 is not valid with CONSISTENCY_MODE=strict: expected CONSISTENCY_MODE=eventual"),
 ])
 def test_bad_values_name_the_variable_and_the_form(changes, expected):
     found = problems(**changes)

@@ -68,5 +68,9 @@ def test_synchronous_names(mode, connected, expected):
     assert synchronous_names(mode, ["node4", "node2"], connected) == expected
 
 
+def test_synchronous_backup_waits_for_barman_whatever_the_standbys():
+    assert synchronous_names("eventual", ["node2"], False, backup=True) == '"barman_receive_wal"'
+
+
 def test_no_other_nodes_means_no_synchronous_standby():
     assert synchronous_names("strict", [], True) == ""

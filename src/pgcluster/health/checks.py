@@ -59,3 +59,11 @@ def has_enough_backends(cfg, count):
     up = [n["host"] for n in nodes.values() if n["status"] == "up"]
     verdict = len(up) >= count
     return verdict, f"{len(up)} of {len(nodes)} backends are up ({', '.join(up) or 'none'}); {count} required."
+
+
+def barman_check(cfg):
+    """Healthy when every `barman check` item passes; the sentence names the ones that fail."""
+    from ..backup import barman
+
+    result = barman.run("check", "--nagios", cfg.server, check=False, timeout=60, quiet=False)
+    return result.returncode == 0, (result.stdout.strip() or result.stderr.strip())

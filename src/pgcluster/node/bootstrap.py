@@ -2,7 +2,6 @@
 import glob
 import logging
 import os
-import shutil
 import stat
 import subprocess
 
@@ -40,16 +39,6 @@ REPMGR_SCHEMA_GRANTS = (
 def interrupted(pgdata):
     """True when an earlier bootstrap of this data directory did not finish."""
     return os.path.exists(os.path.join(pgdata, INIT_MARKER))
-
-
-def clear_data_dir(pgdata):
-    """Empty the data directory (the volume's mount point itself stays)."""
-    for name in os.listdir(pgdata):
-        path = os.path.join(pgdata, name)
-        if os.path.isdir(path) and not os.path.islink(path):
-            shutil.rmtree(path)
-        else:
-            os.unlink(path)
 
 
 def init_primary(cfg):

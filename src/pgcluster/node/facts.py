@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 import psycopg2
 
 from .. import db
-from . import postgres, status
+from . import postgres, restore, status
 from .role import Facts, Local, Peer
 
 logger = logging.getLogger(__name__)
@@ -102,7 +102,7 @@ def gather(cfg):
     """Facts for decide_role: the data directory and every partner's answer."""
     data = postgres.data_facts(cfg.pgdata)
     local = Local(has_data=data["has_data"], was_primary=data["was_primary"],
-                  timeline=data["timeline"], lsn=data["lsn"])
+                  timeline=data["timeline"], lsn=data["lsn"], restored=restore.is_restored(cfg.pgdata))
     answers = ask_all(peer_hosts(cfg), cfg.status_port)
     return Facts(host=cfg.host, local=local, initial_primary=cfg.initial_primary, upstream=cfg.upstream_host,
                  voters=cfg.voters, peers=tuple(peer_from(h, a) for h, a in answers.items()),

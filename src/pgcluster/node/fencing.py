@@ -11,21 +11,11 @@ primary when nobody was promoted, and rejoins as a standby otherwise.
 import logging
 import time
 
+from ..errors import Redecide
 from . import facts, postgres
 from .role import has_quorum
 
 logger = logging.getLogger(__name__)
-
-
-class Redecide(Exception):
-    """Stop PostgreSQL and decide the role again, for the reason given.
-
-    urgent: stop with an immediate shutdown (a primary that must stop writing now).
-    """
-
-    def __init__(self, reason, urgent=False):
-        super().__init__(reason)
-        self.urgent = urgent
 
 
 def rival_with_precedence(me, answers, voters):

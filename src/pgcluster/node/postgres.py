@@ -2,6 +2,7 @@
 import logging
 import os
 import re
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -54,12 +55,38 @@ def controldata(pgdata):
 
 
 def incomplete_clone(pgdata):
-    """A clone that stopped half-way: pg_control (copied last) or standby.signal is missing."""
+    """A clone that stopped half-way: pg_control (copied last) is missing, or a backup_label
+    is there without the signal file repmgr writes when the clone is complete.
+
+    Data restored from a backup also has a backup_label, with recovery.signal beside it.
+    """
     if not has_data(pgdata):
         return False
     if not os.path.exists(os.path.join(pgdata, "global", "pg_control")):
         return True
-    return os.path.exists(os.path.join(pgdata, "backup_label")) and not is_standby_dir(pgdata)
+    signals = ("standby.signal", "recovery.signal", "pgcluster.restored")
+    return os.path.exists(os.path.join(pgdata, "backup_label")) and not any(
+        os.path.exists(os.path.join(pgdata, name)) for name in signals)
+
+
+def clear_incomplete(pgdata):
+    """Empty the data directory before initdb or a clone; only a half-finished one is ever removed."""
+    if not os.listdir(pgdata):
+        return
+    if has_data(pgdata) and not incomplete_clone(pgdata):
+        raise FatalError(f"{pgdata} holds a data directory; refusing to remove it.")
+    logger.info("Removing a half-finished data directory before starting afresh.")
+    clear_data_dir(pgdata)
+
+
+def clear_data_dir(pgdata):
+    """Empty the data directory (the volume's mount point itself stays)."""
+    for name in os.listdir(pgdata):
+        path = os.path.join(pgdata, name)
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+        else:
+            os.unlink(path)
 
 
 def data_facts(pgdata):

@@ -25,6 +25,7 @@ class Local:
     was_primary: bool = False
     timeline: int = 0
     lsn: int = 0
+    restored: bool = False  # data restored from a backup, not yet promoted
 
 
 @dataclass(frozen=True)
@@ -149,7 +150,25 @@ def _empty(facts, primary):
                     f"{count} partners that answer holds data")
 
 
+def _restored(facts):
+    busy = sorted(p.host for p in facts.peers if p.reachable and p.running)
+    if busy:
+        return Decision(Action.WAIT,
+                        f"this node holds data restored from a backup; waiting for {', '.join(busy)} to stop "
+                        f"for the recovery")
+    visible, count = _counted(facts)
+    if not has_quorum(visible, facts.voters):
+        return Decision(Action.WAIT,
+                        f"this node holds data restored from a backup but only {count} partners answer; "
+                        f"waiting for a majority")
+    return Decision(Action.START_PRIMARY,
+                    "this node holds data restored from a backup and no partner runs; starting it as the "
+                    "primary, which replays WAL up to the recovery target")
+
+
 def _former_primary(facts, primary):
+    if facts.local.restored:
+        return _restored(facts)
     if primary and primary.host != facts.host:
         if facts.clean_over_rewind:
             return Decision(Action.CLONE,

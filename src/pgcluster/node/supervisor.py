@@ -15,9 +15,9 @@ import time
 import psycopg2
 
 from .. import db, proc
-from ..errors import CommandError, FatalError
-from . import bootstrap, facts, files, paths, postgres, repmgr, status
-from .fencing import Fencing, Redecide
+from ..errors import CommandError, FatalError, Redecide
+from . import bootstrap, facts, files, paths, postgres, repmgr, restore, status
+from .fencing import Fencing
 from .healing import Healing
 from .role import Action, decide_role
 from .sync import SyncReplication
@@ -47,13 +47,14 @@ class Supervisor:
         self.stopping = threading.Event()
         self.starting = True
         self.service_request = False
-        self.duties = [Fencing(self), SyncReplication(self), Healing(self)]
+        self.duties = [restore.Restore(self), Fencing(self), SyncReplication(self), Healing(self)]
 
     # --- status endpoint ---------------------------------------------------------------------
     def snapshot(self):
         cfg = self.cfg
         answer = {"node": cfg.node_name, "node_id": cfg.node_id, "host": cfg.host, "state": self.state,
-                  "reason": self.reason, "fenced": self.fenced, "voters": list(cfg.voters)}
+                  "reason": self.reason, "fenced": self.fenced, "voters": list(cfg.voters),
+                  "restored": restore.is_restored(cfg.pgdata)}
         serving = self.state in ("running", "fenced") and self.server.running()
         live = facts.live(cfg) if serving else None  # not before registration: others clone from it
         if live:
@@ -101,7 +102,12 @@ class Supervisor:
                 if bootstrap.interrupted(self.cfg.pgdata):
                     logger.warning("The previous initialisation of this data directory did not finish; "
                                    "removing it and starting again.")
-                    bootstrap.clear_data_dir(self.cfg.pgdata)
+                    postgres.clear_data_dir(self.cfg.pgdata)
+                plan = restore.pending(self.cfg)
+                if plan:
+                    self.state, self.reason = "held", f"recovery {plan['id']} to {plan['target']}"
+                    if not restore.apply(self.cfg, plan, self.stopping):
+                        continue
                 self.act(self.decide())
                 self.start_repmgrd()
             except (CommandError, FatalError, psycopg2.Error) as exc:
@@ -147,9 +153,7 @@ class Supervisor:
         self.fenced = False  # every action leaves the node unfenced: resumed, rewound or cloned
         if action is Action.INIT_PRIMARY:
             self.state = "initialising"
-            if os.listdir(self.cfg.pgdata):
-                logger.info("Removing a half-finished clone before initialising.")
-                bootstrap.clear_data_dir(self.cfg.pgdata)
+            postgres.clear_incomplete(self.cfg.pgdata)
             bootstrap.init_primary(self.cfg)
             self.start_server()
             self.ensure_primary_registered()
@@ -158,6 +162,10 @@ class Supervisor:
                 postgres.unfence(self.cfg.pgdata)
                 logger.info("Lifting the fence: nobody else was promoted, so this node resumes as primary.")
             self.start_server()
+            self.wait_promoted()  # data restored from a backup replays WAL to its target first
+            if restore.is_restored(self.cfg.pgdata):
+                restore.finish(self.cfg.pgdata)
+                logger.info("The restored data reached its recovery target and this node was promoted.")
             self.ensure_primary_registered()
         elif action is Action.CLONE:
             self.clone(source)
@@ -202,6 +210,21 @@ class Supervisor:
         self.server.start(self.env)
         self.server.wait_ready(self.cfg.postgres_user)
         logger.info("PostgreSQL accepts connections.")
+
+    def wait_promoted(self, timeout=86400):
+        """Wait until recovery ends (WAL replayed up to the target, then promotion)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.server.running():
+                raise FatalError("PostgreSQL exited during recovery; see its log lines above.")
+            conn = self.local("postgres")
+            try:
+                if not db.scalar(conn, "SELECT pg_is_in_recovery()"):
+                    return
+            finally:
+                conn.close()
+            self.stopping.wait(1)
+        raise FatalError(f"Recovery did not end within {timeout} s.")
 
     def start_repmgrd(self):
         self.repmgrd = subprocess.Popen(repmgr.daemon_argv(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -274,9 +297,11 @@ class Supervisor:
     def clone(self, source):
         self.state = "cloning"
         upstream_id = self.node_id_of(source)
-        if os.listdir(self.cfg.pgdata):
-            logger.info("Removing the old data directory before cloning.")
-            bootstrap.clear_data_dir(self.cfg.pgdata)
+        if postgres.has_data(self.cfg.pgdata) and not postgres.incomplete_clone(self.cfg.pgdata):
+            logger.info("Removing the old data directory before cloning: it is replaced by a fresh copy.")
+            postgres.clear_data_dir(self.cfg.pgdata)
+        else:
+            postgres.clear_incomplete(self.cfg.pgdata)
         logger.info("Cloning the data directory from %s.", source)
         started = time.monotonic()
         repmgr.clone(self.cfg, source, upstream_id)

@@ -4,6 +4,7 @@ eventual          asynchronous: ''.
 strict            'ANY 1 (every other node)': a commit waits for one standby, always.
 partially_strict  as strict while a standby is connected; '' after none has answered for
                   DEGRADE_AFTER seconds, back as soon as one streams again.
+SYNCHRONOUS_BACKUP '"barman_receive_wal"': a commit waits for Barman's WAL receiver.
 
 Standbys carry the setting too (it has no effect in recovery), so a promoted
 node is strict from its first commit.
@@ -19,8 +20,13 @@ logger = logging.getLogger(__name__)
 DEGRADE_AFTER = 3.0
 
 
-def synchronous_names(mode, standbys, connected):
+BARMAN_RECEIVER = "barman_receive_wal"
+
+
+def synchronous_names(mode, standbys, connected, backup=False):
     """The synchronous_standby_names value for a mode, the other nodes' names, and whether one streams."""
+    if backup:
+        return f'"{BARMAN_RECEIVER}"'
     if mode == "eventual" or not standbys:
         return ""
     if mode == "partially_strict" and not connected:
@@ -40,7 +46,7 @@ class SyncReplication:
 
     def tick(self, live):
         cfg = self.sup.cfg
-        if cfg.consistency == "eventual" or not live:
+        if (cfg.consistency == "eventual" and not cfg.synchronous_backup) or not live:
             return
         conn = self.sup.local()
         try:
@@ -54,7 +60,7 @@ class SyncReplication:
             if streaming or live["role"] != "primary":
                 self.last_connected = now
             connected = now - self.last_connected < DEGRADE_AFTER
-            wanted = synchronous_names(cfg.consistency, standbys, connected)
+            wanted = synchronous_names(cfg.consistency, standbys, connected, cfg.synchronous_backup)
             if wanted == self.current:
                 return
             files.set_runtime({"synchronous_standby_names": wanted} if wanted else {})
@@ -62,7 +68,10 @@ class SyncReplication:
         finally:
             conn.close()
         if live["role"] == "primary":
-            if wanted:
+            if cfg.synchronous_backup:
+                logger.info("Commits now wait for Barman's WAL receiver (SYNCHRONOUS_BACKUP): "
+                            "synchronous_standby_names = %s.", wanted)
+            elif wanted:
                 logger.info("Commits now wait for one standby (%s): synchronous_standby_names = %s.",
                             cfg.consistency, wanted)
             else:

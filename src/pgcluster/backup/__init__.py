@@ -1,0 +1,1 @@
+"""The Barman container: configuration, scheduling, metrics and point-in-time recovery."""

@@ -1,0 +1,37 @@
+"""barman.conf and the password file, from the backup configuration."""
+from .. import render
+
+CONF_DIR = "/etc/pgcluster"
+BARMAN_CONF = f"{CONF_DIR}/barman.conf"
+PGPASS = f"{CONF_DIR}/pgpass"
+LOG_FILE = "/var/log/barman/barman.log"
+BINDIR = "/usr/lib/postgresql/15/bin"
+
+
+def conninfos(cfg):
+    """(conninfo, streaming_conninfo): every listed node, the writable one chosen by libpq.
+
+    Barman splits these on whitespace, so no value may be quoted; names are identifiers.
+    """
+    common = dict(host=",".join(cfg.hosts), port=",".join(str(cfg.port) for _ in cfg.hosts),
+                  target_session_attrs="read-write", connect_timeout=5)
+    conninfo = render.conninfo(**common, user=cfg.postgres_user, dbname=cfg.postgres_db,
+                               application_name="barman")
+    streaming = render.conninfo(**common, user=cfg.replication_user, dbname="replication")
+    return conninfo, streaming
+
+
+def render_all(cfg):
+    conninfo, streaming = conninfos(cfg)
+    return {
+        BARMAN_CONF: (render.render("barman.conf", backup_dir=cfg.backup_dir, log_file=LOG_FILE, bindir=BINDIR,
+                                    server=cfg.server, conninfo=conninfo, streaming_conninfo=streaming,
+                                    slot=cfg.slot, retention_days=cfg.retention_days), 0o600),
+        PGPASS: (render.render("pgpass", credentials=[(cfg.replication_user, cfg.replication_password),
+                                                      (cfg.postgres_user, cfg.postgres_password)]), 0o600),
+    }
+
+
+def write_all(cfg):
+    for path, (content, mode) in render_all(cfg).items():
+        render.write_atomic(path, content, mode)

@@ -1,0 +1,139 @@
+"""Prometheus metrics of the backups, and the facts they come from.
+
+Facts are read from Barman's own files (backup.info of each backup, the WAL
+catalogue xlog.db) and `barman check`; render() is pure, refresh() caches the
+text that the /metrics endpoint serves.
+"""
+import glob
+import logging
+import os
+import shutil
+import threading
+import time
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from . import barman
+
+logger = logging.getLogger(__name__)
+
+_latest = {"text": "", "lock": threading.Lock()}
+
+
+def parse_info(text):
+    """A backup.info file as a dict of strings."""
+    info = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition("=")
+        if sep:
+            info[key.strip()] = value.strip()
+    return info
+
+
+def _timestamp(value):
+    try:
+        return datetime.fromisoformat(value).timestamp()
+    except (TypeError, ValueError):
+        return None
+
+
+def backups(cfg):
+    """Every backup of the server, oldest first: id, status, begin/end (epoch), end_wal, size, timeline."""
+    found = []
+    for path in glob.glob(os.path.join(cfg.backup_dir, cfg.server, "base", "*", "backup.info")):
+        with open(path, encoding="utf-8") as handle:
+            info = parse_info(handle.read())
+        found.append({"id": info.get("backup_id") or os.path.basename(os.path.dirname(path)),
+                      "status": info.get("status", ""), "begin": _timestamp(info.get("begin_time")),
+                      "end": _timestamp(info.get("end_time")), "end_lsn": info.get("end_xlog", ""),
+                      "size": int(info.get("size") or 0), "timeline": int(info.get("timeline") or 0)})
+    return sorted(found, key=lambda b: b["end"] or 0)
+
+
+def done_backups(cfg):
+    return [b for b in backups(cfg) if b["status"] == "DONE"]
+
+
+def last_wal_time(cfg):
+    """When the newest WAL file reached the archive (epoch), from Barman's WAL catalogue."""
+    path = os.path.join(cfg.backup_dir, cfg.server, "wals", "xlog.db")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            lines = handle.read().splitlines()
+    except OSError:
+        return None
+    for line in reversed(lines):
+        fields = line.split("\t")
+        if len(fields) >= 3:
+            return float(fields[2])
+    return None
+
+
+METRICS = (
+    ("barman_check_ok", "1 when every `barman check` item passes, 0 otherwise."),
+    ("barman_backups", "Number of completed base backups kept."),
+    ("barman_last_backup_end_timestamp_seconds", "When the newest completed base backup ended (Unix time)."),
+    ("barman_last_backup_duration_seconds", "How long the newest completed base backup took."),
+    ("barman_last_backup_size_bytes", "Size of the newest completed base backup."),
+    ("barman_wal_archive_delay_seconds", "Seconds since the newest WAL file reached the archive."),
+    ("barman_disk_free_bytes", "Free space on the volume holding the backups."),
+)
+
+
+def render(server, values):
+    """Prometheus text exposition: HELP and TYPE for each metric; absent values are left out."""
+    lines = []
+    for name, doc in METRICS:
+        lines += [f"# HELP {name} {doc}", f"# TYPE {name} gauge"]
+        value = values.get(name)
+        if value is not None:
+            shown = str(value) if isinstance(value, int) else repr(float(value))
+            lines.append(f'{name}{{server="{server}"}} {shown}')
+    return "\n".join(lines) + "\n"
+
+
+def collect(cfg, now=None):
+    now = time.time() if now is None else now
+    done = done_backups(cfg)
+    last = done[-1] if done else None
+    check = barman.run("check", cfg.server, check=False, timeout=60)
+    wal_time = last_wal_time(cfg)
+    return {
+        "barman_check_ok": 1 if check.returncode == 0 else 0,
+        "barman_backups": len(done),
+        "barman_last_backup_end_timestamp_seconds": last["end"] if last else None,
+        "barman_last_backup_duration_seconds": (last["end"] - last["begin"]) if last and last["begin"] else None,
+        "barman_last_backup_size_bytes": last["size"] if last else None,
+        "barman_wal_archive_delay_seconds": max(0.0, now - wal_time) if wal_time else None,
+        "barman_disk_free_bytes": shutil.disk_usage(cfg.backup_dir).free,
+    }
+
+
+def refresh(cfg):
+    text = render(cfg.server, collect(cfg))
+    with _latest["lock"]:
+        _latest["text"] = text
+
+
+class _Handler(BaseHTTPRequestHandler):
+    def do_GET(self):  # noqa: N802 (http.server's name)
+        if self.path.split("?")[0] != "/metrics":
+            self.send_error(404)
+            return
+        with _latest["lock"]:
+            body = _latest["text"].encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def serve(port):
+    server = ThreadingHTTPServer(("0.0.0.0", port), _Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
+    return server

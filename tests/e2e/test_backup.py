@@ -1,0 +1,197 @@
+"""Continuous backups that follow the primary, and point-in-time recovery (issue: backups).
+
+One cluster goes through the scenarios in order: the first backup and the
+metrics, a point-in-time recovery, a failover followed by recovery to a time
+after it, and retention. Smaller clusters check synchronous WAL to Barman and
+bad input.
+"""
+import re
+import time
+import urllib.request
+
+import psycopg2
+import pytest
+
+from .cluster import SERVICES, Cluster, wait_for
+from .conftest import start_cluster
+
+BARMAN = ("barman", "-c", "/etc/pgcluster/barman.conf")
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    c = start_cluster("backup", tmp_path_factory.mktemp("backup"))
+    c.primary = "pgmaster"
+    yield c
+    c.down()
+
+
+def backup_ids(cluster):
+    out = cluster.exec("backup", *BARMAN, "list-backups", "--minimal", "pg_cluster").stdout
+    return out.split()
+
+
+def metrics(cluster):
+    """{name: value} from /metrics, checking the Prometheus text format line by line."""
+    port = cluster.port("backup", 8080)
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+    helped, typed, values = set(), set(), {}
+    for line in text.splitlines():
+        if line.startswith("# HELP "):
+            helped.add(line.split()[2])
+        elif line.startswith("# TYPE "):
+            name, kind = line.split()[2:4]
+            assert kind in ("gauge", "counter"), line
+            typed.add(name)
+        else:
+            match = re.fullmatch(r'([a-z_]+)\{server="pg_cluster"\} (-?[0-9.e+]+)', line)
+            assert match, f"not Prometheus text: {line!r}"
+            assert match.group(1) in helped and match.group(1) in typed, f"no HELP/TYPE for {line!r}"
+            values[match.group(1)] = float(match.group(2))
+    return values
+
+
+def recover(cluster, *args):
+    return cluster.exec("backup", "pgcluster", "recover", *args, timeout=900)
+
+
+def utc_now(cluster):
+    return cluster.query(cluster.primary, "SELECT to_char(clock_timestamp() AT TIME ZONE 'utc', "
+                                          "'YYYY-MM-DD HH24:MI:SS.US')")[0][0]
+
+
+def writes_through_pgpool(cluster, sql):
+    cluster.query("pgpool", sql, timeout=10)
+
+
+def test_a_backup_completes_on_a_fresh_cluster_without_waiting_for_the_schedule(cluster):
+    cluster.wait_healthy(["backup"], timeout=300)
+    assert backup_ids(cluster), "no backup"
+    assert cluster.exec("backup", "healthchecks/barman_check").returncode == 0
+    values = wait_for(lambda: (m := metrics(cluster)).get("barman_backups", 0) >= 1 and m, 60, "metrics of a backup")
+    assert values["barman_check_ok"] == 1
+    assert values["barman_last_backup_size_bytes"] > 1_000_000
+    assert abs(values["barman_last_backup_end_timestamp_seconds"] - time.time()) < 3600
+    assert values["barman_last_backup_duration_seconds"] >= 0
+    assert values["barman_wal_archive_delay_seconds"] >= 0 and values["barman_disk_free_bytes"] > 0
+
+
+def test_point_in_time_recovery_brings_back_exactly_the_rows_committed_before_t(cluster):
+    writes_through_pgpool(cluster, "CREATE TABLE ledger (id int PRIMARY KEY); "
+                                   "INSERT INTO ledger SELECT generate_series(1, 100)")
+    time.sleep(0.5)  # commit timestamps have microseconds; T must fall strictly between the two batches
+    target = utc_now(cluster)
+    time.sleep(0.5)
+    writes_through_pgpool(cluster, "INSERT INTO ledger SELECT generate_series(101, 200)")
+    writes_through_pgpool(cluster, "DROP TABLE ledger")
+    out = recover(cluster, "--target-time", target).stdout
+    assert f"The cluster is back at {target}" in out
+    assert cluster.query("pgpool", "SELECT count(*), max(id) FROM ledger") == [(100, 100)]
+    cluster.primary = cluster.wait_tree(timeout=120)
+    for standby in (s for s in SERVICES if s != cluster.primary):
+        wait_for(lambda: cluster.query(standby, "SELECT count(*) FROM ledger")[0][0] == 100, 60,
+                 f"the recovered rows on {standby}")
+    writes_through_pgpool(cluster, "INSERT INTO ledger VALUES (1000)")
+
+
+def test_recovery_into_a_fresh_directory_for_inspection_leaves_the_cluster_alone(cluster):
+    where = "/var/lib/pgcluster/recovery/inspect"
+    out = recover(cluster, "--latest", "--into", where).stdout
+    assert f"into {where}, up to the latest state" in out
+    listing = cluster.exec("backup", "ls", where).stdout.split()
+    assert "PG_VERSION" in listing and "backup_label" in listing
+    assert cluster.tree_is_whole() == cluster.primary
+    cluster.exec("backup", "rm", "-rf", where)
+
+
+def test_backups_follow_a_failover_and_recovery_reaches_rows_written_after_it(cluster):
+    before = len(backup_ids(cluster))
+    old = cluster.primary
+    cluster.kill(old)
+    survivors = tuple(s for s in SERVICES if s != old)
+    cluster.primary = cluster.wait_tree(services=survivors, timeout=120)
+    wait_for(lambda: len(backup_ids(cluster)) > before, 180, "a new backup from the new primary")
+    wait_for(lambda: cluster.exec("backup", "healthchecks/barman_check", check=False).returncode == 0, 120,
+             "barman check to pass after the failover")
+    writes_through_pgpool(cluster, "CREATE TABLE after_failover (id int); "
+                                   "INSERT INTO after_failover SELECT generate_series(1, 50)")
+    time.sleep(0.5)
+    target = utc_now(cluster)
+    time.sleep(0.5)
+    writes_through_pgpool(cluster, "DROP TABLE after_failover")
+    cluster.start(old)
+    cluster.wait_tree(timeout=120)
+    recover(cluster, "--target-time", target)
+    assert cluster.query("pgpool", "SELECT count(*) FROM after_failover") == [(50,)]
+    assert cluster.query("pgpool", "SELECT count(*) FROM ledger") == [(101,)]
+    cluster.primary = cluster.wait_tree(timeout=120)
+
+
+def test_retention_removes_backups_outside_the_recovery_window(cluster):
+    cluster.exec("backup", *BARMAN, "backup", "--wait", "pg_cluster", timeout=300)
+    ids = backup_ids(cluster)  # newest first
+    assert len(ids) >= 3
+    # Age the two oldest backups far past the 7-day window. The newer of them is still needed
+    # to recover to the window's start; the older one is obsolete, and cron removes it.
+    for backup_id, day in ((ids[-1], "01"), (ids[-2], "02")):
+        cluster.exec("backup", "sed", "-i", "-E", rf"s/^(begin|end)_time=[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}/\1_time=2000-01-{day}/",
+                     f"/var/lib/barman/pg_cluster/base/{backup_id}/backup.info")
+    cluster.exec("backup", *BARMAN, "cron", timeout=120)
+    wait_for(lambda: ids[-1] not in backup_ids(cluster), 60, "the obsolete backup to be removed")
+    assert backup_ids(cluster) == ids[:-1]
+
+
+SYNC = "".join(f"  {s}:\n    environment: {{SYNCHRONOUS_BACKUP: '1'}}\n" for s in SERVICES)
+
+
+def test_synchronous_backup_acknowledges_commits_only_once_barman_has_them(tmp_path):
+    c = start_cluster("syncbackup", tmp_path, services_yaml=SYNC)
+    try:
+        wait_for(lambda: c.query("pgmaster", "SELECT sync_state FROM pg_stat_replication "
+                                             "WHERE application_name = 'barman_receive_wal'") == [("sync",)],
+                 120, "Barman's receiver to become the synchronous standby")
+        c.query("pgmaster", "INSERT INTO writes (n) VALUES (1)")
+        c.stop("backup")
+        with pytest.raises(psycopg2.OperationalError):
+            c.query("pgmaster", "INSERT INTO writes (n) VALUES (2)", timeout=3)
+        c.start("backup")
+        wait_for(lambda: c.query("pgmaster", "SELECT count(*) FROM writes WHERE n = 2")[0][0] == 1, 120,
+                 "the waiting commit to complete once Barman is back")
+    finally:
+        c.down()
+
+
+BAD_BACKUP = """
+services:
+  backup:
+    image: postgis-cluster/barman:latest
+    restart: "no"
+    environment:
+      REPLICATION_HOST: pgmaster
+      REPLICATION_PASSWORD: secret
+{extra}
+"""
+
+
+@pytest.mark.parametrize("name, extra, message", [
+    ("schedule", "      POSTGRES_PASSWORD: secret\n      BACKUP_SCHEDULE: '0 25 * * *'",
+     "pgcluster: BACKUP_SCHEDULE='0 25 * * *' is not valid: expected a cron expression of five fields"),
+    ("retention", "      POSTGRES_PASSWORD: secret\n      BACKUP_RETENTION_DAYS: 'week'",
+     "pgcluster: BACKUP_RETENTION_DAYS='week' is not valid: expected an integer from 1 to 3650."),
+    ("nopw", "", "pgcluster: POSTGRES_PASSWORD is required: set it (or POSTGRES_PASSWORD_FILE)."),
+])
+def test_bad_input_stops_the_backup_container_with_one_clear_line(tmp_path, name, extra, message):
+    compose_file = tmp_path / "bad.yml"
+    compose_file.write_text(BAD_BACKUP.format(extra=extra))
+    c = Cluster(f"badbackup{name}", tmp_path, compose_file=compose_file, services=("backup",))
+    c.down()
+    try:
+        c.up()
+        container = c.container("backup")
+        wait_for(lambda: c.docker("inspect", "-f", "{{.State.Status}}", container).stdout.strip() == "exited",
+                 60, "the backup container to exit")
+        assert c.docker("inspect", "-f", "{{.State.ExitCode}}", container).stdout.strip() != "0"
+        lines = [line.split("| ", 1)[1] for line in c.logs("backup").splitlines() if "pgcluster:" in line]
+        assert len(lines) == 1 and lines[0].startswith(message), lines
+    finally:
+        c.down()
