@@ -54,3 +54,4 @@ bench: venv images
 	$(VENV)/bin/python bench/failover --runs 5 --modes eventual,partially_strict,strict
 	$(VENV)/bin/python bench/failover --runs 5 --modes eventual --via pgpool
 	$(VENV)/bin/python bench/router
+	$(VENV)/bin/python bench/backup

@@ -24,6 +24,27 @@ def _load(role):
         _fail(exc.problems)
 
 
+def _start(role, name, check=lambda cfg: []):
+    """A container's configuration, checked (one line per problem, exit 1), and logging set up."""
+    cfg = _load(role)
+    problems = check(cfg)
+    if problems:
+        _fail(problems)
+    os.umask(0o077)
+    log.setup(name(cfg), cfg.log_level)
+    return cfg
+
+
+def _run_until_exit(process):
+    """Run a container's main process; exit with its code (1, logged, on a pgcluster error)."""
+    try:
+        code = process.run()
+    except PgclusterError as exc:
+        logger.error("%s", exc)
+        code = 1
+    sys.exit(code)
+
+
 @click.group()
 def main():
     """Configure, supervise and check the postgis-cluster containers."""
@@ -40,21 +61,11 @@ def node_run():
     from .node import files, postgres
     from .node.supervisor import Supervisor
 
-    cfg = _load("node")
-    problems = postgres.check_settings(cfg.settings)
-    if problems:
-        _fail(problems)
-    os.umask(0o077)
-    log.setup(cfg.node_name, cfg.log_level)
+    cfg = _start("node", lambda c: c.node_name, lambda c: postgres.check_settings(c.settings))
     files.write_all(cfg)
     logger.info("Starting node %s (id %s) at %s in cluster %s.", cfg.node_name, cfg.node_id, cfg.host,
                 cfg.cluster_name)
-    try:
-        code = Supervisor(cfg).run()
-    except PgclusterError as exc:
-        logger.error("%s", exc)
-        code = 1
-    sys.exit(code)
+    _run_until_exit(Supervisor(cfg))
 
 
 @node.command("service")
@@ -110,19 +121,9 @@ def pgpool_run():
     from .pgpool import files
     from .pgpool.router import Router
 
-    cfg = _load("pgpool")
-    problems = files.check_settings(cfg.settings, files.known_settings())
-    if problems:
-        _fail(problems)
-    os.umask(0o077)
-    log.setup("pgpool", cfg.log_level)
+    cfg = _start("pgpool", lambda c: "pgpool", lambda c: files.check_settings(c.settings, files.known_settings()))
     files.write_all(cfg)
-    try:
-        code = Router(cfg).run()
-    except PgclusterError as exc:
-        logger.error("%s", exc)
-        code = 1
-    sys.exit(code)
+    _run_until_exit(Router(cfg))
 
 
 @main.group("barman")
@@ -133,25 +134,12 @@ def barman_group():
 @barman_group.command("run")
 def barman_run():
     """Entrypoint: stream WAL, take scheduled backups, run maintenance, serve /metrics."""
-    import signal
-
-    from .backup import files, metrics
+    from .backup import files
     from .backup.scheduler import Scheduler
 
-    cfg = _load("barman")
-    os.umask(0o077)
-    log.setup("backup", cfg.log_level)
+    cfg = _start("barman", lambda c: "backup")
     files.write_all(cfg)
-    scheduler = Scheduler(cfg)
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: scheduler.stopping.set())
-    metrics.serve(cfg.metrics_port)
-    logger.info("Backing up %s (%s) into %s; base backups on '%s' (UTC), %s days kept.", cfg.server,
-                ",".join(cfg.hosts), cfg.backup_dir, cfg.schedule, cfg.retention_days)
-    scheduler.run()
-    from .backup import barman
-
-    barman.run("receive-wal", "--stop", cfg.server, check=False)
+    _run_until_exit(Scheduler(cfg))
 
 
 @main.command()

@@ -9,6 +9,7 @@ import os
 import secrets
 import subprocess
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg2
@@ -216,3 +217,22 @@ class Cluster:
     def wait_tree(self, timeout=90, services=SERVICES):
         return wait_for(lambda: self.tree_is_whole(services), timeout,
                         "exactly one writable node with every other node streaming from it")
+
+
+@contextmanager
+def failed_start(workdir, name, compose_text, service):
+    """A one-service project that must stop at start: yields it and the lines pgcluster printed."""
+    compose_file = Path(workdir) / "bad.yml"
+    compose_file.write_text(compose_text)
+    c = Cluster(name, workdir, compose_file=compose_file, services=(service,))
+    c.down()
+    try:
+        c.up()
+        container = c.container(service)
+        wait_for(lambda: c.docker("inspect", "-f", "{{.State.Status}}", container).stdout.strip() == "exited",
+                 60, f"{service} to exit")
+        assert c.docker("inspect", "-f", "{{.State.ExitCode}}", container).stdout.strip() != "0"
+        yield c, [line.split("| ", 1)[1] for line in c.logs(service).splitlines()
+                  if "pgcluster:" in line or " ERROR " in line]
+    finally:
+        c.down()

@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from .cluster import ROOT, Cluster, wait_for
+from .cluster import ROOT, Cluster, failed_start, wait_for
 
 SERVICES = ("pgmaster", "pgslave1", "pgslave2", "pgslave3")
 STANDBYS = {"pgslave1": "pgmaster", "pgslave2": "pgslave1", "pgslave3": "pgmaster"}
@@ -77,6 +77,12 @@ def test_repmgr_cluster_show_lists_the_tree(cluster):
         "node3": ("standby", "node2", "running"),
         "node4": ("standby", "node1", "running"),
     }
+
+
+def test_is_major_master_counts_the_whole_tree(cluster):
+    assert cluster.exec("pgmaster", "healthchecks/is_major_master").stdout.strip() == \
+        "node1: primary followed by 3 of 3 partners (itself included)."
+    assert cluster.exec("pgslave2", "healthchecks/is_major_master").stdout.strip() == "node3: standby of pgslave1."
 
 
 def test_repmgrd_runs_on_every_node(cluster):
@@ -176,19 +182,7 @@ volumes:
      "pgcluster: NODE_PRIORITY='high' is not valid: expected an integer from 0 to 1000."),
 ])
 def test_bad_input_stops_the_node_and_leaves_the_volume_untouched(tmp_path, name, extra, message):
-    compose_file = tmp_path / "bad.yml"
-    compose_file.write_text(BAD_NODE.format(extra=extra))
-    c = Cluster(f"bad{name}", tmp_path, compose_file=compose_file, services=("node",))
-    c.down()
-    try:
-        c.up()
-        container = c.container("node")
-        wait_for(lambda: c.docker("inspect", "-f", "{{.State.Status}}", container).stdout.strip() == "exited",
-                 60, "the node to exit")
-        assert c.docker("inspect", "-f", "{{.State.ExitCode}}", container).stdout.strip() != "0"
-        lines = [line for line in c.logs("node").splitlines() if "pgcluster:" in line]
-        assert len(lines) == 1 and lines[0].split("| ", 1)[1].startswith(message), lines
+    with failed_start(tmp_path, f"bad{name}", BAD_NODE.format(extra=extra), "node") as (c, lines):
+        assert len(lines) == 1 and lines[0].startswith(message), lines
         listing = c.compose("run", "--rm", "--entrypoint", "ls", "node", "-A", "/var/lib/postgresql/data").stdout
         assert listing.strip() == "", f"the volume was changed: {listing}"
-    finally:
-        c.down()

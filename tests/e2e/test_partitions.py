@@ -41,6 +41,8 @@ def test_disconnected_primary_fences_itself_and_a_standby_takes_over(cluster):
     assert fenced_after < FENCE_TIMEOUT + 8, f"fenced only after {fenced_after:.1f} s"
     wait_for(lambda: "read-only transaction" in cluster.psql("pgmaster", "INSERT INTO writes (n) VALUES (-3)").stderr,
              30, "pgmaster to serve read-only")
+    check = cluster.exec("pgmaster", "healthchecks/is_major_master", check=False)
+    assert check.returncode == 1 and "fenced itself" in check.stdout, check.stdout
     wait_for(lambda: writer.first_ack_after(cut_at, not_on="node1"), 60, "writes on a new primary")
     writer.stop()
     survivors = tuple(s for s in SERVICES if s != "pgmaster")

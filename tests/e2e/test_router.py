@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from .cluster import NODE_NAMES, SERVICES, Cluster, wait_for
+from .cluster import NODE_NAMES, SERVICES, failed_start, wait_for
 from .conftest import start_cluster
 from .writer import Writer
 
@@ -180,18 +180,6 @@ services:
      "REQUIRE_MIN_BACKENDS=1 but only 0 backends (none) accepted connections within WAIT_BACKEND_TIMEOUT=2 s"),
 ])
 def test_bad_input_stops_pgpool_with_one_clear_line(tmp_path, name, backends, extra, message):
-    compose_file = tmp_path / "bad.yml"
-    compose_file.write_text(BAD_PGPOOL.format(backends=backends, extra=extra))
-    c = Cluster(f"badpool{name}", tmp_path, compose_file=compose_file, services=("pgpool",))
-    c.down()
-    try:
-        c.up()
-        container = c.container("pgpool")
-        wait_for(lambda: c.docker("inspect", "-f", "{{.State.Status}}", container).stdout.strip() == "exited",
-                 60, "pgpool to exit")
-        assert c.docker("inspect", "-f", "{{.State.ExitCode}}", container).stdout.strip() != "0"
-        lines = [line.split("| ", 1)[1] for line in c.logs("pgpool").splitlines()
-                 if "pgcluster:" in line or " ERROR " in line]
+    compose = BAD_PGPOOL.format(backends=backends, extra=extra)
+    with failed_start(tmp_path, f"badpool{name}", compose, "pgpool") as (_, lines):
         assert len(lines) == 1 and message in lines[0], lines
-    finally:
-        c.down()

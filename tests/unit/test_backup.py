@@ -100,6 +100,16 @@ def test_parse_backup_info_and_read_the_catalogue(tmp_path):
     assert metrics.last_wal_time(cfg) == 1795320000.5
 
 
+def test_a_backup_in_progress_is_listed_but_not_done(tmp_path):
+    cfg = load(BACKUP_DIR=str(tmp_path))
+    base = tmp_path / "pg_cluster" / "base" / "20261122T050000"
+    base.mkdir(parents=True)
+    (base / "backup.info").write_text("backup_id=20261122T050000\nbegin_time=2026-11-22 05:00:00+00:00\n"
+                                      "end_time=None\nsize=None\nstatus=STARTED\ntimeline=None\n")
+    assert [(b["status"], b["end"], b["size"]) for b in metrics.backups(cfg)] == [("STARTED", None, 0)]
+    assert metrics.done_backups(cfg) == []
+
+
 def test_metrics_render_prometheus_text():
     text = metrics.render("pg_cluster", {"barman_check_ok": 1, "barman_backups": 2,
                                          "barman_last_backup_end_timestamp_seconds": 1795320010.5})

@@ -11,8 +11,8 @@ import shutil
 import threading
 import time
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from .. import httpserve
 from . import barman
 
 logger = logging.getLogger(__name__)
@@ -37,6 +37,11 @@ def _timestamp(value):
         return None
 
 
+def _int(value):
+    """An integer field of backup.info; 'None' (a backup still running) and blanks count as 0."""
+    return int(value) if value and value.isdigit() else 0
+
+
 def backups(cfg):
     """Every backup of the server, oldest first: id, status, begin/end (epoch), end_wal, size, timeline."""
     found = []
@@ -46,7 +51,7 @@ def backups(cfg):
         found.append({"id": info.get("backup_id") or os.path.basename(os.path.dirname(path)),
                       "status": info.get("status", ""), "begin": _timestamp(info.get("begin_time")),
                       "end": _timestamp(info.get("end_time")), "end_lsn": info.get("end_xlog", ""),
-                      "size": int(info.get("size") or 0), "timeline": int(info.get("timeline") or 0)})
+                      "size": _int(info.get("size")), "timeline": _int(info.get("timeline"))})
     return sorted(found, key=lambda b: b["end"] or 0)
 
 
@@ -115,25 +120,11 @@ def refresh(cfg):
         _latest["text"] = text
 
 
-class _Handler(BaseHTTPRequestHandler):
-    def do_GET(self):  # noqa: N802 (http.server's name)
-        if self.path.split("?")[0] != "/metrics":
-            self.send_error(404)
-            return
-        with _latest["lock"]:
-            body = _latest["text"].encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
 def serve(port):
-    server = ThreadingHTTPServer(("0.0.0.0", port), _Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
-    return server
+    """Serve the latest metrics text on /metrics; return the server."""
+
+    def body():
+        with _latest["lock"]:
+            return _latest["text"]
+
+    return httpserve.serve(port, ("/metrics",), "text/plain; version=0.0.4; charset=utf-8", body)

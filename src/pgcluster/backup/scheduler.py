@@ -11,6 +11,7 @@
 """
 import logging
 import os
+import signal
 import threading
 import time
 from datetime import datetime, timezone
@@ -150,6 +151,17 @@ class Scheduler:
 
     # --- the loop ----------------------------------------------------------------------------
     def run(self):
+        """The container's main process: metrics served, the loop until SIGTERM, receive-wal stopped."""
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: self.stopping.set())
+        metrics.serve(self.cfg.metrics_port)
+        logger.info("Backing up %s (%s) into %s; base backups on '%s' (UTC), %s days kept.", self.cfg.server,
+                    ",".join(self.cfg.hosts), self.cfg.backup_dir, self.cfg.schedule, self.cfg.retention_days)
+        self.loop()
+        barman.run("receive-wal", "--stop", self.cfg.server, check=False)
+        return 0
+
+    def loop(self):
         next_maintenance = next_stream_check = next_metrics = 0.0
         while not self.stopping.wait(1.0):
             now = time.monotonic()

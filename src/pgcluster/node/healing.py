@@ -4,9 +4,13 @@ First-level standbys (those in PARTNER_NODES) stream from the primary itself,
 wherever it runs now: they are the ones a failover promotes and the ones a
 synchronous commit waits for. repmgrd moves a cascaded standby to the primary
 when its upstream dies; once that upstream is back and streams from the same
-primary, the standby returns under it, so the tree heals. A standby that has not streamed for STUCK_AFTER
-seconds while a primary runs follows that primary, and is rewound (or
-cloned) when it cannot, for example after a failover that lost WAL it had.
+primary, the standby returns under it, so the tree heals.
+
+A standby is healthy when it streams on the primary's timeline. One that has
+not been for STUCK_AFTER seconds while a primary runs follows that primary, and
+is rewound (or cloned) when it cannot, for example when it holds WAL the new
+primary never had. After pgcluster moves a standby itself, repmgrd restarts,
+so that it monitors the upstream the node really has.
 """
 import logging
 import time
@@ -17,7 +21,21 @@ from . import facts, repmgr, status
 logger = logging.getLogger(__name__)
 
 CHECK_EVERY = 5.0
-STUCK_AFTER = 20.0
+STUCK_AFTER = 10.0
+
+
+def running_primary(cfg):
+    """(host, answer) of the running, unfenced primary, asked of the peers and of whom they follow."""
+    answers = facts.ask_all(facts.peer_hosts(cfg), cfg.status_port)
+    for host, answer in answers.items():
+        if answer and answer.get("running") and answer.get("role") == "primary" and not answer.get("fenced"):
+            return host, answer
+    named = {a.get("primary") for a in answers.values() if a and a.get("primary")} - set(answers)
+    for host in sorted(named):
+        answer = status.ask(host, cfg.status_port)
+        if answer and answer.get("running") and answer.get("role") == "primary" and not answer.get("fenced"):
+            return host, answer
+    return None, None
 
 
 class Healing:
@@ -27,51 +45,50 @@ class Healing:
 
     def reset(self):
         self.next_check = 0.0
-        self.streaming_at = time.monotonic()
+        self.healthy_at = time.monotonic()
 
     def tick(self, live):
         now = time.monotonic()
         if not live or live["role"] != "standby" or self.sup.fenced:
-            self.streaming_at = now
+            self.healthy_at = now
             return
-        if live["streaming"]:
-            self.streaming_at = now
         if now < self.next_check:
             return
         self.next_check = now + CHECK_EVERY
-        if now - self.streaming_at > STUCK_AFTER:
-            self.rejoin(live)
-        elif live["streaming"]:
-            self.restore_shape(live)
+        primary, answer = running_primary(self.sup.cfg)
+        if not primary:
+            self.healthy_at = now  # nobody to follow: repmgrd's failover decides
+            return
+        if live["streaming"] and int(live.get("timeline") or 0) == int(answer.get("timeline") or 0):
+            self.healthy_at = now
+            self.restore_shape(live, primary)
+        elif now - self.healthy_at > STUCK_AFTER:
+            self.rejoin(primary, answer)
 
-    def restore_shape(self, live):
+    def restore_shape(self, live, primary):
         cfg = self.sup.cfg
-        wanted = live["primary"] if cfg.host in cfg.partners else cfg.upstream_host
+        wanted = primary if cfg.host in cfg.partners else cfg.upstream_host
         if not wanted or live["upstream"] == wanted:
             return
         target = status.ask(wanted, cfg.status_port)
         serves = target and target.get("running") and not target.get("fenced") and (
-            target.get("role") == "primary" and wanted == live["primary"]
-            or target.get("role") == "standby" and target.get("streaming")
-            and target.get("primary") == live["primary"])
+            target.get("role") == "primary" and wanted == primary
+            or target.get("role") == "standby" and target.get("streaming") and target.get("primary") == primary)
         if not serves:
             return
         repmgr.follow(cfg, int(target["node_id"]))
+        self.sup.restart_repmgrd()
         logger.info("Now streaming from %s instead of %s, as the configured tree wants.", wanted,
                     live["upstream"])
 
-    def rejoin(self, live):
+    def rejoin(self, primary, answer):
         cfg = self.sup.cfg
-        answers = facts.ask_all(facts.peer_hosts(cfg), cfg.status_port)
-        primary = next((h for h, a in answers.items() if a and a.get("running") and a.get("role") == "primary"
-                        and not a.get("fenced")), None)
-        if not primary:
-            return
-        logger.warning("This standby has not streamed for %.0f s while %s runs as primary; following it.",
-                       time.monotonic() - self.streaming_at, primary)
+        logger.warning("This standby has not streamed on %s's timeline for %.0f s; following %s.", primary,
+                       time.monotonic() - self.healthy_at, primary)
         try:
-            repmgr.follow(cfg, int(answers[primary]["node_id"]))
-            self.streaming_at = time.monotonic()
+            repmgr.follow(cfg, int(answer["node_id"]))
+            self.sup.restart_repmgrd()
+            self.healthy_at = time.monotonic()
             return
         except CommandError as exc:
             logger.warning("Following %s failed (%s); rewinding this standby onto it.", primary, exc)
@@ -80,4 +97,4 @@ class Healing:
         self.sup.rewind(primary)
         self.sup.start_repmgrd()
         self.sup.state = "running"
-        self.streaming_at = time.monotonic()
+        self.healthy_at = time.monotonic()

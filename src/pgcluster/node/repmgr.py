@@ -41,7 +41,7 @@ def register_standby(cfg, upstream_id):
 
 
 def follow(cfg, upstream_id):
-    repmgr(cfg, "standby", "follow", f"--upstream-node-id={upstream_id}", "-W", timeout=90)
+    repmgr(cfg, "standby", "follow", f"--upstream-node-id={upstream_id}", timeout=90)
 
 
 def daemon_argv():

@@ -14,7 +14,7 @@ import time
 
 import psycopg2
 
-from .. import db, proc
+from .. import db, proc, render
 from ..errors import CommandError, FatalError, Redecide
 from . import bootstrap, facts, files, paths, postgres, repmgr, restore, status
 from .fencing import Fencing
@@ -232,6 +232,11 @@ class Supervisor:
         self.repmgrd_started = time.monotonic()
         proc.forward_output(self.repmgrd, "repmgrd")
 
+    def restart_repmgrd(self):
+        """After pgcluster moved this node to another upstream: repmgrd must monitor that one."""
+        self.stop_repmgrd()
+        self.start_repmgrd()
+
     def watch_repmgrd(self):
         if self.repmgrd is None or self.repmgrd.poll() is None:
             return
@@ -297,11 +302,9 @@ class Supervisor:
     def clone(self, source):
         self.state = "cloning"
         upstream_id = self.node_id_of(source)
-        if postgres.has_data(self.cfg.pgdata) and not postgres.incomplete_clone(self.cfg.pgdata):
-            logger.info("Removing the old data directory before cloning: it is replaced by a fresh copy.")
+        if os.listdir(self.cfg.pgdata):
+            logger.info("Removing the old data directory: a fresh copy replaces it.")
             postgres.clear_data_dir(self.cfg.pgdata)
-        else:
-            postgres.clear_incomplete(self.cfg.pgdata)
         logger.info("Cloning the data directory from %s.", source)
         started = time.monotonic()
         repmgr.clone(self.cfg, source, upstream_id)
@@ -321,17 +324,17 @@ class Supervisor:
         """After a standby starts: register it if needed, and point it at target."""
         if target == self.cfg.host:
             return
-        target_id = self.node_id_of(target) if status.ask(target, self.cfg.status_port) else None
-        record = self.own_record()
-        if target_id is None:
+        answer = status.ask(target, self.cfg.status_port, timeout=2)
+        if not answer or not answer.get("node_id"):
             logger.info("Upstream %s does not answer yet; the standby keeps retrying it.", target)
             return
-        if record is None:
+        target_id = int(answer["node_id"])
+        if self.own_record() is None:
             repmgr.register_standby(self.cfg, target_id)
             logger.info("Registered this node with repmgr as a standby of %s.", target)
         if self.current_upstream() != target:
             repmgr.follow(self.cfg, target_id)
-            logger.info("Now following %s.", target)
+            logger.info("Now following %s.", target)  # before repmgrd starts: it monitors this upstream
 
     def rewind(self, source):
         """Turn a former primary into a standby of source: pg_rewind, or a fresh clone when that fails."""
@@ -342,8 +345,8 @@ class Supervisor:
             if postgres.data_facts(cfg.pgdata)["state"] not in ("shut down", "shut down in recovery"):
                 logger.info("Running crash recovery first, so pg_rewind finds a cleanly stopped data directory.")
                 postgres.run_single_user_recovery(cfg.pgdata, self.env)
-            conninfo = f"host={source} port={cfg.upstream_port} user={cfg.replication_user} " \
-                       f"dbname={cfg.replication_db} connect_timeout={cfg.connect_timeout}"
+            conninfo = render.conninfo(host=source, port=cfg.upstream_port, user=cfg.replication_user,
+                                       dbname=cfg.replication_db, connect_timeout=cfg.connect_timeout)
             conn = db.connect(source, cfg.upstream_port, cfg.replication_user, cfg.replication_db,
                               cfg.replication_password, timeout=cfg.connect_timeout)
             try:

@@ -41,7 +41,7 @@ class SyncReplication:
         self.last_connected = time.monotonic()
 
     def reset(self):
-        self.current = ""  # runtime.conf was rewritten empty at start, and is rewritten on the next tick
+        self.current = ""  # the next tick writes runtime.conf again, whatever it held
         self.last_connected = time.monotonic()
 
     def tick(self, live):
