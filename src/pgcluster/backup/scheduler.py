@@ -27,7 +27,7 @@ logger = logging.getLogger(__name__)
 
 MAINTENANCE_EVERY = 60.0
 STREAM_CHECK_EVERY = 5.0
-METRICS_EVERY = 15.0
+METRICS_EVERY = 60.0  # `barman check` is not cheap
 HISTORY_ERROR = "is not in this server's history"
 
 

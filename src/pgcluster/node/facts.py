@@ -19,35 +19,47 @@ def host_of(conninfo):
     return match.group(1).strip("'") if match else ""
 
 
-def live(cfg, timeout=1):
-    """Facts from the running local server, or None when it does not answer."""
-    try:
-        conn = postgres.local_connect(cfg.postgres_user, cfg.replication_db, timeout=timeout)
-    except psycopg2.Error:
+class LiveProbe:
+    """The running local server's facts (read_live) over one kept connection, made again after a restart;
+    None while the server does not answer."""
+
+    def __init__(self, cfg):
+        self.cfg = cfg
+        self.conn = None
+
+    def read(self):
+        for _ in range(2):  # a connection the last restart broke fails once, then is replaced
+            if self.conn is None or self.conn.closed:
+                try:
+                    self.conn = postgres.local_connect(self.cfg.postgres_user, self.cfg.replication_db, timeout=1)
+                except psycopg2.Error:
+                    return None
+            try:
+                return read_live(self.conn, self.cfg)
+            except psycopg2.Error:
+                self.conn.close()
+                self.conn = None
         return None
-    try:
-        if not db.scalar(conn, "SELECT pg_is_in_recovery()"):
-            lsn, timeline = db.rows(conn, """
-                SELECT pg_current_wal_lsn()::text,
-                       ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int""")[0]
-            return {"role": "primary", "lsn": postgres.parse_lsn(lsn), "timeline": timeline,
-                    "primary": cfg.host, "upstream": "", "streaming": False}
-        lsn, received_tli, checkpoint_tli, sender, state, conninfo = db.rows(conn, """
-            SELECT greatest(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::text,
-                   (SELECT received_tli FROM pg_stat_wal_receiver),
-                   (SELECT timeline_id FROM pg_control_checkpoint()),
-                   (SELECT sender_host FROM pg_stat_wal_receiver),
-                   (SELECT status FROM pg_stat_wal_receiver),
-                   current_setting('primary_conninfo')""")[0]
-        return {"role": "standby", "lsn": postgres.parse_lsn(lsn),
-                "timeline": received_tli or checkpoint_tli or 0,
-                "primary": known_primary(conn), "upstream": sender or host_of(conninfo),
-                "streaming": state == "streaming", "upstream_last_seen": upstream_last_seen(conn)}
-    except psycopg2.Error as exc:
-        logger.debug("Reading the local server's state failed: %s", exc)
-        return None
-    finally:
-        conn.close()
+
+
+def read_live(conn, cfg):
+    if not db.scalar(conn, "SELECT pg_is_in_recovery()", timeout=3):
+        lsn, timeline = db.rows(conn, """
+            SELECT pg_current_wal_lsn()::text,
+                   ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int""", timeout=3)[0]
+        return {"role": "primary", "lsn": postgres.parse_lsn(lsn), "timeline": timeline,
+                "primary": cfg.host, "upstream": "", "streaming": False}
+    lsn, received_tli, checkpoint_tli, sender, state, conninfo = db.rows(conn, """
+        SELECT greatest(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::text,
+               (SELECT received_tli FROM pg_stat_wal_receiver),
+               (SELECT timeline_id FROM pg_control_checkpoint()),
+               (SELECT sender_host FROM pg_stat_wal_receiver),
+               (SELECT status FROM pg_stat_wal_receiver),
+               current_setting('primary_conninfo')""", timeout=3)[0]
+    return {"role": "standby", "lsn": postgres.parse_lsn(lsn),
+            "timeline": received_tli or checkpoint_tli or 0,
+            "primary": known_primary(conn), "upstream": sender or host_of(conninfo),
+            "streaming": state == "streaming", "upstream_last_seen": upstream_last_seen(conn)}
 
 
 def upstream_last_seen(conn):

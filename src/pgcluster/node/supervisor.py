@@ -28,6 +28,7 @@ PID_FILE = "/tmp/pgcluster-node.pid"
 REQUEST_FILE = "/tmp/pgcluster-node.request"
 DONE_FILE = "/tmp/pgcluster-node.done"
 DECIDE_EVERY = 2.0
+TICK = 1.0  # the duties' period: fencing probes, sync mode, healing
 
 
 class Stopped(Exception):
@@ -48,6 +49,8 @@ class Supervisor:
         self.starting = True
         self.service_request = False
         self.duties = [restore.Restore(self), Fencing(self), SyncReplication(self), Healing(self)]
+        self.probe = facts.LiveProbe(cfg)
+        self.live = None  # the local server's facts as of the last tick; the status endpoint answers them
 
     # --- status endpoint ---------------------------------------------------------------------
     def snapshot(self):
@@ -56,7 +59,7 @@ class Supervisor:
                   "reason": self.reason, "fenced": self.fenced, "voters": list(cfg.voters),
                   "restored": restore.is_restored(cfg.pgdata)}
         serving = self.state in ("running", "fenced") and self.server.running()
-        live = facts.live(cfg) if serving else None  # not before registration: others clone from it
+        live = self.live if serving else None  # not before registration: others clone from it
         if live:
             answer.update(running=True, has_data=True, was_primary=live["role"] == "primary" or self.fenced,
                           **live)
@@ -176,7 +179,8 @@ class Supervisor:
             self.rewind(source)
 
     def loop(self):
-        while not self.stopping.wait(0.5):
+        self.live = self.probe.read()
+        while not self.stopping.wait(TICK):
             if not self.server.running():
                 logger.error("PostgreSQL exited with code %s; stopping the container so that it restarts "
                              "and decides its role again.", self.server.process.returncode)
@@ -187,7 +191,7 @@ class Supervisor:
                 self.serve_request()
             if not self.fenced:
                 self.watch_repmgrd()
-            live = facts.live(self.cfg)
+            self.live = live = self.probe.read()
             for duty in self.duties:
                 try:
                     duty.tick(live)
