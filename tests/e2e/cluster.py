@@ -215,8 +215,19 @@ class Cluster:
         return primary
 
     def wait_tree(self, timeout=90, services=SERVICES):
-        return wait_for(lambda: self.tree_is_whole(services), timeout,
-                        "exactly one writable node with every other node streaming from it")
+        """The primary once the tree is whole, and once a write through pgpool lands on it."""
+        primary = wait_for(lambda: self.tree_is_whole(services), timeout,
+                           "exactly one writable node with every other node streaming from it")
+        if "pgpool" in self.running(ALL_SERVICES):
+            wait_for(lambda: self.write_via_pgpool() == NODE_NAMES[primary], 60,
+                     f"a write through pgpool to land on {primary}")
+        return primary
+
+    def write_via_pgpool(self):
+        """The NODE_NAME of the node that took a write sent to pgpool."""
+        return self.query("pgpool", "CREATE TABLE IF NOT EXISTS pgpool_probe (at timestamptz); "
+                                    "INSERT INTO pgpool_probe VALUES (now()) "
+                                    "RETURNING split_part(current_setting('cluster_name'), '/', 2)", timeout=5)[0][0]
 
 
 @contextmanager

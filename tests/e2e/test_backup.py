@@ -132,7 +132,20 @@ def test_backups_follow_a_failover_and_recovery_reaches_rows_written_after_it(cl
     cluster.primary = cluster.wait_tree(timeout=120)
 
 
+def newest_backup_covers_the_primary_timeline(cluster):
+    """True once the newest backup is complete and on the timeline the primary writes on."""
+    timeline = cluster.query(cluster.primary, "SELECT ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))"
+                                              "::bit(32)::int")[0][0]
+    info = cluster.exec("backup", "cat", f"/var/lib/barman/pg_cluster/base/{backup_ids(cluster)[0]}/backup.info").stdout
+    lines = info.splitlines()
+    return "status=DONE" in lines and f"timeline={timeline}" in lines
+
+
 def test_retention_removes_backups_outside_the_recovery_window(cluster):
+    # The recovery moved the primary to a new timeline: let the scheduler's backup for it finish,
+    # so that no backup starts while the test takes its own.
+    wait_for(lambda: newest_backup_covers_the_primary_timeline(cluster), 300,
+             "the backup that follows the recovery to finish")
     cluster.exec("backup", *BARMAN, "backup", "--wait", "pg_cluster", timeout=300)
     ids = backup_ids(cluster)  # newest first
     assert len(ids) >= 3

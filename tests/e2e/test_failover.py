@@ -74,7 +74,7 @@ def test_whole_cluster_restart_in_another_order_keeps_the_most_advanced_primary(
     primary = cluster.primary
     cluster.query(primary, "INSERT INTO writes (n) VALUES (-2)")
     cluster.stop()
-    order = [s for s in SERVICES if s != primary] + [primary]  # the primary comes back last
+    order = ["pgpool"] + [s for s in SERVICES if s != primary] + [primary, "backup"]  # the primary comes back last
     for service in order:
         cluster.start(service)
     assert cluster.wait_tree(timeout=120) == primary
