@@ -12,6 +12,8 @@ import urllib.request
 import psycopg2
 import pytest
 
+from pgcluster import db
+
 from .cluster import SERVICES, failed_start, wait_for
 from .conftest import start_cluster
 
@@ -105,6 +107,32 @@ def test_recovery_into_a_fresh_directory_for_inspection_leaves_the_cluster_alone
     assert f"into {where}, up to the latest state" in out
     listing = cluster.exec("backup", "ls", where).stdout.split()
     assert "PG_VERSION" in listing and "backup_label" in listing
+    # A throwaway node on the restored directory, alone, as doc/RECOVERY.md shows.
+    inspect = f"{cluster.project}_inspect"
+    cluster.docker("rm", "-f", inspect, check=False)
+    secrets = [arg for name in ("postgres_password", "replication_password")
+               for arg in ("-e", f"{name.upper()}_FILE=/run/secrets/{name}",
+                           "-v", f"{cluster.workdir / name}:/run/secrets/{name}:ro")]
+    cluster.docker("run", "-d", "--name", inspect, "--hostname", "inspect1", "-e", "NODE_NAME=inspect1",
+                   "-e", f"PGDATA={where}", *secrets, "-v", f"{cluster.project}_recovery:/var/lib/pgcluster/recovery",
+                   "-p", "127.0.0.1::5432", "postgis-cluster/postgis:latest")
+    try:
+        port = int(cluster.docker("port", inspect, "5432").stdout.split(":")[-1])
+
+        def restored(sql):
+            conn = db.connect("127.0.0.1", port, "postgres", "app", cluster.password, timeout=3)
+            try:
+                return db.rows(conn, sql, timeout=5)
+            finally:
+                conn.close()
+
+        wait_for(lambda: restored("SELECT NOT pg_is_in_recovery()") == [(True,)], 120,
+                 "the inspection node to be promoted")
+        assert restored("SELECT count(*) FROM ledger") == [(101,)]
+    finally:
+        logs = cluster.docker("logs", inspect, check=False)
+        (cluster.workdir / "inspect.log").write_text(logs.stdout + logs.stderr)
+        cluster.docker("rm", "-f", inspect, check=False)
     assert cluster.tree_is_whole() == cluster.primary
     cluster.exec("backup", "rm", "-rf", where)
 

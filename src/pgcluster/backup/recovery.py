@@ -22,7 +22,7 @@ from .. import render
 from ..errors import FatalError
 from ..node import facts
 from ..node.postgres import format_lsn, parse_lsn
-from ..node.restore import PLAN, RECOVERY_DIR, applied_marker
+from ..node.restore import PLAN, RECOVERY_DIR, RESTORED_MARKER, applied_marker
 from . import barman, metrics
 
 logger = logging.getLogger(__name__)
@@ -89,6 +89,9 @@ def restore(cfg, target, destination):
                 destination, describe(target))
     started = time.monotonic()
     barman.run("recover", *options, cfg.server, backup["id"], destination, timeout=86400)
+    # The marker tells a node starting on this directory that it holds restored data, to be
+    # replayed and promoted (not a clone cut short, which would be removed).
+    open(os.path.join(destination, RESTORED_MARKER), "w").close()
     logger.info("Restored in %.1f s.", time.monotonic() - started)
     return backup
 
@@ -107,7 +110,7 @@ def recover_cluster(cfg, target, primary=None, timeout=3600, directory=RECOVERY_
     plan_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     data = os.path.join(plan_id, "data")
     restore(cfg, target, os.path.join(directory, data))
-    plan = {"id": plan_id, "primary": primary, "data": data, "target": describe(target)}
+    plan = {"id": plan_id, "primary": primary, "hosts": list(cfg.hosts), "data": data, "target": describe(target)}
     render.write_atomic(os.path.join(directory, PLAN), json.dumps(plan), 0o644)
     logger.info("Recovery %s: every node now stops; %s starts from the restored data, the others clone from it.",
                 plan_id, primary)

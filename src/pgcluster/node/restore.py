@@ -26,7 +26,7 @@ logger = logging.getLogger(__name__)
 
 RECOVERY_DIR = "/var/lib/pgcluster/recovery"
 PLAN = "plan.json"
-RESTORED_MARKER = "pgcluster.restored"  # in PGDATA: restored data not yet promoted
+RESTORED_MARKER = "pgcluster.restored"  # in PGDATA: restored data not yet promoted (written by recover)
 RECOVERY_SETTINGS = ("restore_command", "recovery_target", "recovery_target_time", "recovery_target_lsn",
                      "recovery_target_name", "recovery_target_xid", "recovery_target_timeline",
                      "recovery_target_action", "recovery_target_inclusive", "recovery_end_command")
@@ -45,9 +45,10 @@ def applied_marker(plan, host, directory=RECOVERY_DIR):
 
 
 def pending(cfg, directory=RECOVERY_DIR):
-    """The plan this node has yet to apply, or None."""
+    """The plan this node has yet to apply, or None. A plan concerns only the cluster's nodes it
+    names: a node outside them (one started on restored data for inspection) ignores it."""
     plan = read_plan(directory)
-    if plan and not os.path.exists(applied_marker(plan, cfg.host, directory)):
+    if plan and cfg.host in plan["hosts"] and not os.path.exists(applied_marker(plan, cfg.host, directory)):
         return plan
     return None
 
@@ -79,7 +80,6 @@ def apply(cfg, plan, stopping, directory=RECOVERY_DIR):
                 shutil.copytree(path, os.path.join(cfg.pgdata, name), symlinks=True)
             else:
                 shutil.copy2(path, os.path.join(cfg.pgdata, name), follow_symlinks=False)
-        open(os.path.join(cfg.pgdata, RESTORED_MARKER), "w").close()
         logger.info("Recovery %s: took the data restored to %s; this node becomes the primary.", plan["id"],
                     plan["target"])
     else:
