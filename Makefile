@@ -9,7 +9,7 @@ IMAGES := postgis pgpool barman
 up: images secrets
 	$(COMPOSE) up -d --no-build
 	@scripts/wait-healthy 600 $(COMPOSE)
-	@echo "Connect to the primary: PGPASSWORD=\$$(cat docker-compose/secrets/postgres_password) psql -h 127.0.0.1 -p 5441 -U postgres app"
+	@echo "Connect through pgpool (writes reach the primary): PGPASSWORD=\$$(cat docker-compose/secrets/postgres_password) psql -h 127.0.0.1 -p $${PGPOOL_PORT:-5430} -U postgres app"
 
 down:
 	$(COMPOSE) down

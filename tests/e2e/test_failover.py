@@ -2,7 +2,8 @@
 
 One cluster goes through the scenarios in order: the primary is killed, the
 old primary comes back, the new primary is killed too, and the whole cluster
-restarts in a different order than it stopped.
+restarts in a different order than it stopped. pgslave1 has NODE_PRIORITY 0, so
+neither failover may promote it.
 """
 import time
 
@@ -12,11 +13,13 @@ from .cluster import NODE_NAMES, SERVICES, wait_for
 from .conftest import start_cluster, writer_for
 
 FIRST_LEVEL = ("pgmaster", "pgslave1", "pgslave3")
+NEVER_PROMOTED = "pgslave1"
+PRIORITY_0 = f"  {NEVER_PROMOTED}:\n    environment: {{NODE_PRIORITY: '0'}}\n"
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    c = start_cluster("failover", tmp_path_factory.mktemp("failover"))
+    c = start_cluster("failover", tmp_path_factory.mktemp("failover"), services_yaml=PRIORITY_0)
     yield c
     c.down()
 
@@ -33,7 +36,7 @@ def kill_primary_under_writes(cluster, primary):
     writer.stop()
     survivors = tuple(s for s in SERVICES if s != primary)
     new_primary = cluster.wait_tree(services=survivors)
-    assert new_primary in FIRST_LEVEL and new_primary != primary
+    assert new_primary in FIRST_LEVEL and new_primary not in (primary, NEVER_PROMOTED)
     missing = writer.numbers() - {n for (n,) in cluster.query(new_primary, "SELECT n FROM writes")}
     cluster.lost = sorted(missing)  # asynchronous mode may lose the last acknowledged writes
     return new_primary, first - killed_at

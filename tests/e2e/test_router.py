@@ -77,6 +77,26 @@ def test_a_transaction_that_wrote_reads_from_the_primary(cluster):
         conn.close()
 
 
+def test_temporary_and_unlogged_tables_are_read_on_the_primary(cluster):
+    """Standbys cannot read either kind; pgpool must send those reads to the primary, whichever
+    backend a session balances its other reads to."""
+    via_pgpool(cluster, "CREATE UNLOGGED TABLE IF NOT EXISTS scratch_cache (x int); "
+                        "INSERT INTO scratch_cache VALUES (1)")
+    for _ in range(10):
+        conn = cluster.connect("pgpool")
+        conn.autocommit = True
+        try:
+            with conn.cursor() as cur:
+                cur.execute("CREATE TEMPORARY TABLE scratch (x int)")
+                cur.execute("INSERT INTO scratch VALUES (2)")
+                cur.execute("SELECT x FROM scratch")
+                assert cur.fetchall() == [(2,)]
+                cur.execute("SELECT count(*) FROM scratch_cache")
+                assert cur.fetchone()[0] >= 1
+        finally:
+            conn.close()
+
+
 def test_a_lagging_standby_gets_no_reads(cluster):
     lagging = "pgslave3"
     cluster.exec(lagging, "pkill", "-STOP", "-f", "walreceiver")
