@@ -104,7 +104,7 @@ def node_validate_promotion(host, voters, port, fence_timeout, mode):
         # Silent until the verdict: repmgrd reads one line of output and closes the pipe.
         time.sleep(wait)
         former = status.ask(me["primary"], port) if me.get("primary") else None
-        if former and former.get("running") and former.get("role") == "primary" and not former.get("fenced"):
+        if status.is_running_primary(former):
             allowed, reason = False, f"{me['primary']} answers as a running primary again; not promoting"
     click.echo(("promotion allowed: " if allowed else "promotion refused: ") + reason)
     sys.exit(0 if allowed else 1)

@@ -58,6 +58,8 @@ def recover(cluster, *args):
 
 
 def utc_now(cluster):
+    """The primary's clock now, to the microsecond, as --target-time takes it. Taken between two
+    acknowledged commits, it falls strictly between their commit timestamps."""
     return cluster.query(cluster.primary, "SELECT to_char(clock_timestamp() AT TIME ZONE 'utc', "
                                           "'YYYY-MM-DD HH24:MI:SS.US')")[0][0]
 
@@ -86,9 +88,7 @@ def test_a_backup_completes_on_a_fresh_cluster_without_waiting_for_the_schedule(
 def test_point_in_time_recovery_brings_back_exactly_the_rows_committed_before_t(cluster):
     writes_through_pgpool(cluster, "CREATE TABLE ledger (id int PRIMARY KEY); "
                                    "INSERT INTO ledger SELECT generate_series(1, 100)")
-    time.sleep(0.5)  # commit timestamps have microseconds; T must fall strictly between the two batches
-    target = utc_now(cluster)
-    time.sleep(0.5)
+    target = utc_now(cluster)  # after the first commit was acknowledged, before the second is sent
     writes_through_pgpool(cluster, "INSERT INTO ledger SELECT generate_series(101, 200)")
     writes_through_pgpool(cluster, "DROP TABLE ledger")
     out = recover(cluster, "--target-time", target).stdout
@@ -148,9 +148,7 @@ def test_backups_follow_a_failover_and_recovery_reaches_rows_written_after_it(cl
              "barman check to pass after the failover")
     writes_through_pgpool(cluster, "CREATE TABLE after_failover (id int); "
                                    "INSERT INTO after_failover SELECT generate_series(1, 50)")
-    time.sleep(0.5)
     target = utc_now(cluster)
-    time.sleep(0.5)
     writes_through_pgpool(cluster, "DROP TABLE after_failover")
     cluster.start(old)
     cluster.wait_tree(timeout=120)

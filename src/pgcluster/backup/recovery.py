@@ -20,9 +20,9 @@ from datetime import datetime, timezone
 
 from .. import render
 from ..errors import FatalError
-from ..node import facts
+from ..node import facts, status
 from ..node.postgres import format_lsn, parse_lsn
-from ..node.restore import PLAN, RECOVERY_DIR, RESTORED_MARKER, applied_marker
+from ..node.restore import PLAN, RECOVERY_DIR, RESTORED_MARKER, applied_marker, serves_restored_data
 from . import barman, metrics
 
 logger = logging.getLogger(__name__)
@@ -98,8 +98,7 @@ def restore(cfg, target, destination):
 
 def current_primary(cfg):
     answers = facts.ask_all(list(cfg.hosts), cfg.status_port, timeout=2)
-    return next((h for h, a in answers.items() if a and a.get("running") and a.get("role") == "primary"
-                 and not a.get("fenced")), None)
+    return next((h for h, a in answers.items() if status.is_running_primary(a)), None)
 
 
 def recover_cluster(cfg, target, primary=None, timeout=3600, directory=RECOVERY_DIR):
@@ -118,8 +117,7 @@ def recover_cluster(cfg, target, primary=None, timeout=3600, directory=RECOVERY_
     while time.monotonic() < deadline:
         answer = facts.ask_all([primary], cfg.status_port, timeout=2)[primary]
         taken = os.path.exists(applied_marker(plan, primary, directory))  # its answer is about the new data
-        if taken and answer and answer.get("running") and answer.get("role") == "primary" \
-                and not answer.get("restored") and answer.get("state") == "running":
+        if taken and serves_restored_data(answer):
             break
         time.sleep(1)
     else:

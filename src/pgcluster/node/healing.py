@@ -28,12 +28,12 @@ def running_primary(cfg):
     """(host, answer) of the running, unfenced primary, asked of the peers and of whom they follow."""
     answers = facts.ask_all(facts.peer_hosts(cfg), cfg.status_port)
     for host, answer in answers.items():
-        if answer and answer.get("running") and answer.get("role") == "primary" and not answer.get("fenced"):
+        if status.is_running_primary(answer):
             return host, answer
     named = {a.get("primary") for a in answers.values() if a and a.get("primary")} - set(answers)
     for host in sorted(named):
         answer = status.ask(host, cfg.status_port)
-        if answer and answer.get("running") and answer.get("role") == "primary" and not answer.get("fenced"):
+        if status.is_running_primary(answer):
             return host, answer
     return None, None
 

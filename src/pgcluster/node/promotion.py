@@ -6,13 +6,14 @@ makes promotion come after the old primary, if it is alive but cut off, has
 fenced itself (it does so FENCE_TIMEOUT seconds after losing the majority).
 """
 from .role import has_quorum
+from .status import is_running_primary
 
 
 def check_promotion(me, answers, voters, mode, fence_timeout):
     host = me["host"]
     old = me.get("primary") or ""
     former = answers.get(old)
-    if former and former.get("running") and former.get("role") == "primary" and not former.get("fenced"):
+    if is_running_primary(former):
         return False, f"{old} still answers as a running primary, so it has not failed; not promoting", 0.0
     visible = {host} | {h for h, a in answers.items() if a}
     seen = sum(1 for v in voters if v in visible)

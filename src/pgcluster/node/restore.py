@@ -53,11 +53,15 @@ def pending(cfg, directory=RECOVERY_DIR):
     return None
 
 
-def promoted(cfg, plan):
-    """True once the plan's primary runs as the promoted primary of the restored data."""
-    answer = status.ask(plan["primary"], cfg.status_port, timeout=2)
+def serves_restored_data(answer):
+    """True when a status answer is from the restored data's primary, promoted and running."""
     return bool(answer and answer.get("running") and answer.get("role") == "primary"
                 and not answer.get("restored") and answer.get("state") == "running")
+
+
+def promoted(cfg, plan):
+    """True once the plan's primary runs as the promoted primary of the restored data."""
+    return serves_restored_data(status.ask(plan["primary"], cfg.status_port, timeout=2))
 
 
 def apply(cfg, plan, stopping, directory=RECOVERY_DIR):

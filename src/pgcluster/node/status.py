@@ -32,6 +32,11 @@ def _address(host):
     return address
 
 
+def is_running_primary(answer):
+    """True when a status answer is from a running, unfenced primary."""
+    return bool(answer and answer.get("running") and answer.get("role") == "primary" and not answer.get("fenced"))
+
+
 def ask(host, port, timeout=1.0):
     """The status of the node at host, or None when it does not answer in time."""
     try:

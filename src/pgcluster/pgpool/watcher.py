@@ -10,6 +10,7 @@ primary.
 import logging
 
 from ..node import facts
+from ..node.status import is_running_primary
 from . import pcp
 
 logger = logging.getLogger(__name__)
@@ -17,8 +18,7 @@ logger = logging.getLogger(__name__)
 
 def current_primary(statuses):
     """The host every answer agrees is the running, unfenced primary, or None."""
-    primaries = [host for host, s in statuses.items()
-                 if s and s.get("running") and s.get("role") == "primary" and not s.get("fenced")]
+    primaries = [host for host, s in statuses.items() if is_running_primary(s)]
     return primaries[0] if len(primaries) == 1 else None
 
 
