@@ -45,6 +45,7 @@ class Cluster:
     def __init__(self, name, workdir, services_yaml="", compose_file=COMPOSE_FILE, services=ALL_SERVICES):
         """services_yaml: more service overrides, indented as under `services:` in the override file."""
         self.project = f"pgct{name}"
+        self.services = services
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.passwords = {}

@@ -8,6 +8,25 @@ from .writer import Writer
 
 pytestmark = pytest.mark.e2e
 
+LOG_LINES = 40  # per service, attached to a failed test's report
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed test's report carries the last log lines of its cluster's services, so CI explains it."""
+    outcome = yield
+    report = outcome.get_result()
+    clusters = [v for v in getattr(item, "funcargs", {}).values() if isinstance(v, Cluster)]
+    if report.when != "call" or not report.failed or not clusters:
+        return
+    cluster = clusters[0]
+    for service in cluster.services:
+        try:
+            lines = cluster.logs(service).splitlines()[-LOG_LINES:]
+        except Exception as exc:  # a report is no place to fail again
+            lines = [f"(no logs: {exc})"]
+        report.sections.append((f"{service} log, last {LOG_LINES} lines", "\n".join(lines)))
+
 
 @pytest.fixture(scope="session", autouse=True)
 def images():

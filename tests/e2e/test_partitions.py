@@ -3,7 +3,8 @@
 One cluster goes through the scenarios in order: the primary is cut off and
 fences itself, comes back and rejoins; the new primary is frozen and steps
 down when it wakes; a standby is cut off without any failover; the middle of
-the cascade dies and comes back.
+the cascade dies and comes back, once with repmgrd moving the cascade to the
+primary and once with repmgrd frozen, so that pgcluster must.
 """
 import time
 
@@ -106,6 +107,24 @@ def test_cascade_survives_its_upstream_and_the_tree_heals(cluster):
     wait_for(lambda: cluster.query("pgslave2", "SELECT count(*) FROM writes WHERE n = -6")[0][0] == 1, 60,
              "the cascade to receive data without its upstream")
     assert cluster.sender("pgslave2") == cluster.primary
+    cluster.start("pgslave1")
+    wait_for(lambda: cluster.sender("pgslave2") == "pgslave1", 90, "the cascade to return under pgslave1")
+    assert cluster.wait_tree() == cluster.primary
+
+
+def test_cascade_finds_the_primary_when_repmgrd_does_not_move_it(cluster):
+    """repmgrd exits at start when its upstream is unreachable; pgcluster then moves the cascade itself."""
+    wait_for(lambda: cluster.sender("pgslave2") == "pgslave1", 60, "pgslave2 to stream from pgslave1")
+    wait_for(lambda: int(cluster.exec("pgslave2", "ps", "-o", "etimes=", "-C", "repmgrd").stdout) >= 3, 30,
+             "pgslave2's repmgrd to settle")  # not about to be restarted after a move
+    cluster.exec("pgslave2", "pkill", "-STOP", "-x", "repmgrd")  # present, but it decides nothing
+    rejoins = cluster.logs("pgslave2").count("has not streamed on")
+    cluster.kill("pgslave1")
+    cluster.query(cluster.primary, "INSERT INTO writes (n) VALUES (-7)")
+    wait_for(lambda: cluster.query("pgslave2", "SELECT count(*) FROM writes WHERE n = -7")[0][0] == 1, 60,
+             "the cascade to receive data without its upstream and without repmgrd")
+    assert cluster.sender("pgslave2") == cluster.primary
+    assert cluster.logs("pgslave2").count("has not streamed on") > rejoins
     cluster.start("pgslave1")
     wait_for(lambda: cluster.sender("pgslave2") == "pgslave1", 90, "the cascade to return under pgslave1")
     assert cluster.wait_tree() == cluster.primary

@@ -3,8 +3,11 @@
 First-level standbys (those in PARTNER_NODES) stream from the primary itself,
 wherever it runs now: they are the ones a failover promotes and the ones a
 synchronous commit waits for. repmgrd moves a cascaded standby to the primary
-when its upstream dies; once that upstream is back and streams from the same
-primary, the standby returns under it, so the tree heals.
+when its upstream dies; should repmgrd not run at that moment (it exits at
+start when its upstream is unreachable), the stuck-standby rule below does it,
+with the primary that the replicated repmgr metadata names. Once that upstream
+is back and streams from the same primary, the standby returns under it, so
+the tree heals.
 
 A standby is healthy when it streams on the primary's timeline. One that has
 not been for STUCK_AFTER seconds while a primary runs follows that primary, and
@@ -24,13 +27,18 @@ CHECK_EVERY = 5.0
 STUCK_AFTER = 10.0
 
 
-def running_primary(cfg):
-    """(host, answer) of the running, unfenced primary, asked of the peers and of whom they follow."""
+def running_primary(cfg, known=""):
+    """(host, answer) of the running, unfenced primary, asked of the peers and of whom they follow.
+
+    known: the primary this node's replicated repmgr metadata names; a cascaded standby without
+    partners has no other way to find the primary while its upstream is down.
+    """
     answers = facts.ask_all(facts.peer_hosts(cfg), cfg.status_port)
     for host, answer in answers.items():
         if status.is_running_primary(answer):
             return host, answer
-    named = {a.get("primary") for a in answers.values() if a and a.get("primary")} - set(answers)
+    named = {a.get("primary") for a in answers.values() if a and a.get("primary")} | {known}
+    named -= set(answers) | {"", cfg.host}
     for host in sorted(named):
         answer = status.ask(host, cfg.status_port)
         if status.is_running_primary(answer):
@@ -55,7 +63,7 @@ class Healing:
         if now < self.next_check:
             return
         self.next_check = now + CHECK_EVERY
-        primary, answer = running_primary(self.sup.cfg)
+        primary, answer = running_primary(self.sup.cfg, live.get("primary", ""))
         if not primary:
             self.healthy_at = now  # nobody to follow: repmgrd's failover decides
             return
