@@ -1,6 +1,12 @@
+import threading
+import time
+from types import SimpleNamespace
+
 import pytest
 
-from pgcluster.node.fencing import rival_with_precedence
+from pgcluster.errors import Redecide
+from pgcluster.node import fencing
+from pgcluster.node.fencing import Fencing, rival_with_precedence
 from pgcluster.node.promotion import check_promotion
 from pgcluster.node.sync import synchronous_names
 
@@ -74,3 +80,84 @@ def test_synchronous_backup_waits_for_barman_whatever_the_standbys():
 
 def test_no_other_nodes_means_no_synchronous_standby():
     assert synchronous_names("strict", [], True) == ""
+
+
+# --- the fencing tick reads what the partner watch last saw ---------------------------------------
+PRIMARY = {"role": "primary", "timeline": 1}
+
+
+class Quiet:
+    """A partner watch whose thread never runs: the tests set what it saw."""
+
+    def __init__(self):
+        self.latest, self.majority_at = (0.0, {}, False), 0.0
+
+    def start(self):
+        pass
+
+
+def fencing_for(since_ago):
+    cfg = SimpleNamespace(host="pgmaster", voters=VOTERS, fence_timeout=3.0, status_port=8008)
+    duty = Fencing(SimpleNamespace(cfg=cfg, fenced=False, stopping=threading.Event()))
+    duty.watch, duty.fenced_for = Quiet(), []
+    duty.fence = duty.fenced_for.append
+    duty.since = time.monotonic() - since_ago
+    return duty
+
+
+def test_a_late_tick_does_not_fence_when_the_watch_saw_a_majority_recently():
+    duty = fencing_for(since_ago=60)
+    duty.watch.latest = (time.monotonic() - 0.5, {"pgslave1": node(), "pgslave3": None}, True)
+    duty.watch.majority_at = time.monotonic() - 0.5
+    duty.tick(PRIMARY)
+    assert duty.fenced_for == []
+
+
+def test_the_primary_fences_when_no_round_saw_a_majority_for_the_fence_timeout():
+    duty = fencing_for(since_ago=60)
+    duty.watch.latest = (time.monotonic() - 0.5, {"pgslave1": None, "pgslave3": None}, False)
+    duty.watch.majority_at = time.monotonic() - 3.5
+    duty.tick(PRIMARY)
+    assert len(duty.fenced_for) == 1 and "reached 1 of 3" in duty.fenced_for[0]
+
+
+def test_a_new_primary_has_the_fence_timeout_before_it_must_have_seen_a_majority():
+    duty = fencing_for(since_ago=1)
+    duty.tick(PRIMARY)
+    assert duty.fenced_for == []
+
+
+def test_a_rival_seen_in_a_fresh_round_makes_the_primary_step_down():
+    duty = fencing_for(since_ago=10)
+    duty.watch.latest = (time.monotonic(), {"pgslave1": node(role="primary", timeline=2)}, True)
+    with pytest.raises(Redecide) as raised:
+        duty.tick(PRIMARY)
+    assert raised.value.urgent
+
+
+def test_answers_from_before_this_node_became_primary_are_ignored():
+    duty = fencing_for(since_ago=1)
+    duty.watch.latest = (time.monotonic() - 2, {"pgslave1": node(role="primary", timeline=2)}, True)
+    duty.tick(PRIMARY)
+
+
+def test_a_fenced_node_decides_again_only_on_a_majority_seen_after_the_fence():
+    duty = fencing_for(since_ago=5)
+    duty.sup.fenced = True
+    duty.watch.latest = (time.monotonic() - 6, {"pgslave1": node(), "pgslave3": node()}, True)
+    duty.tick(None)
+    duty.watch.latest = (time.monotonic(), {"pgslave1": node(), "pgslave3": None}, True)
+    with pytest.raises(Redecide):
+        duty.tick(None)
+
+
+def test_a_round_records_when_it_saw_a_majority(monkeypatch):
+    watch = fencing.PartnerWatch(SimpleNamespace(host="pgmaster", voters=VOTERS, fence_timeout=3.0,
+                                                 status_port=8008), threading.Event())
+    monkeypatch.setattr(fencing.facts, "ask_all", lambda hosts, port, timeout: {"pgslave1": node(),
+                                                                                 "pgslave3": None})
+    watch.ask_round(42.0)
+    assert watch.latest[2] and watch.majority_at == 42.0
+    monkeypatch.setattr(fencing.facts, "ask_all", lambda hosts, port, timeout: dict.fromkeys(hosts))
+    watch.ask_round(43.0)
+    assert not watch.latest[2] and watch.majority_at == 42.0

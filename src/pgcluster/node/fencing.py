@@ -1,14 +1,16 @@
 """Self-fencing: a primary that loses the majority stops taking writes by itself.
 
-Once a second the primary asks every partner's status endpoint. When it has
-not seen a majority for FENCE_TIMEOUT seconds (time frozen by `docker pause`
-counts too) it restarts PostgreSQL read-only: standby mode without an
-upstream, which refuses writes and ends every session. When it sees another
-primary with precedence (a newer timeline), it steps down at once. A fenced
-node that sees the majority again decides its role afresh: it resumes as
-primary when nobody was promoted, and rejoins as a standby otherwise.
+Once a second every node asks its partners' status endpoints, in a thread of
+its own (PartnerWatch). When a primary has not seen a majority for
+FENCE_TIMEOUT seconds (time frozen by `docker pause` counts too) it restarts
+PostgreSQL read-only: standby mode without an upstream, which refuses writes
+and ends every session. When it sees another primary with precedence (a
+newer timeline), it steps down at once. A fenced node that sees the majority
+again decides its role afresh: it resumes as primary when nobody was
+promoted, and rejoins as a standby otherwise.
 """
 import logging
+import threading
 import time
 
 from ..errors import Redecide
@@ -16,6 +18,8 @@ from . import facts, postgres
 from .role import has_quorum
 
 logger = logging.getLogger(__name__)
+
+ASK_EVERY = 1.0
 
 
 def rival_with_precedence(me, answers, voters):
@@ -35,42 +39,80 @@ def rival_with_precedence(me, answers, voters):
     return None
 
 
+class PartnerWatch:
+    """Asks the partners' status endpoints once a second, in a thread of its own, on every node.
+
+    The supervisor's loop also probes the local server and runs the other
+    duties, which a saturated machine can slow down for seconds; asked from
+    there, a late round would look like a partition. Asking on standbys too
+    means that a freshly promoted primary already knows when it last saw a
+    majority. A frozen container (`docker pause`) freezes this thread as
+    well, so a stale round still shows.
+    """
+
+    def __init__(self, cfg, stopping):
+        self.cfg = cfg
+        self.stopping = stopping
+        self.others = [v for v in cfg.voters if v != cfg.host]
+        self.latest = (0.0, {}, False)  # (when the newest round was asked, its answers, a majority seen)
+        self.majority_at = 0.0  # when the newest round that saw a majority was asked
+        self.thread = None
+
+    def start(self):
+        if self.thread is None:
+            self.thread = threading.Thread(target=self.run, name="partner-watch", daemon=True)
+            self.thread.start()
+
+    def run(self):
+        delay = 0.0
+        while not self.stopping.wait(delay):
+            started = time.monotonic()
+            try:
+                self.ask_round(started)
+            except Exception as exc:  # this thread must outlive any failure: without it the primary fences
+                logger.warning("Asking the partners failed: %s", exc)
+            delay = max(0.0, started + ASK_EVERY - time.monotonic())
+
+    def ask_round(self, started):
+        cfg = self.cfg
+        answers = facts.ask_all(self.others, cfg.status_port, timeout=min(1.0, cfg.fence_timeout / 2))
+        majority = has_quorum({cfg.host} | {h for h, a in answers.items() if a}, cfg.voters)
+        self.latest = (started, answers, majority)
+        if majority:
+            self.majority_at = started
+
+
 class Fencing:
     def __init__(self, supervisor):
         self.sup = supervisor
-        self.last_majority = time.monotonic()
+        self.watch = PartnerWatch(supervisor.cfg, supervisor.stopping)
+        self.since = time.monotonic()  # when this node last became primary, or was fenced
 
     def reset(self):
-        self.last_majority = time.monotonic()
+        self.since = time.monotonic()
 
     def tick(self, live):
         sup, cfg = self.sup, self.sup.cfg
-        others = [v for v in cfg.voters if v != cfg.host]
+        self.watch.start()
+        asked_at, answers, majority = self.watch.latest
         if sup.fenced:
-            answers = facts.ask_all(others, cfg.status_port, timeout=1.0)
-            visible = {cfg.host} | {h for h, a in answers.items() if a}
-            if has_quorum(visible, cfg.voters):
-                raise Redecide(f"this fenced node sees {len(visible)} of {len(cfg.voters)} partners again")
+            if asked_at > self.since and majority:
+                seen = 1 + sum(1 for a in answers.values() if a)
+                raise Redecide(f"this fenced node sees {seen} of {len(cfg.voters)} partners again")
             return
         if not live or live["role"] != "primary":
-            self.last_majority = time.monotonic()
+            self.since = time.monotonic()
             return
-        if time.monotonic() - self.last_majority > cfg.fence_timeout:
-            self.fence(f"has not seen a majority of its partners for {time.monotonic() - self.last_majority:.1f} s")
-            return
-        started = time.monotonic()
-        answers = facts.ask_all(others, cfg.status_port, timeout=min(1.0, cfg.fence_timeout / 2))
-        rival = rival_with_precedence(dict(live, host=cfg.host), answers, cfg.voters)
-        if rival:
-            raise Redecide(f"{rival} runs as primary on a newer timeline; stepping down to rejoin as its standby",
-                           urgent=True)
-        visible = {cfg.host} | {h for h, a in answers.items() if a}
-        if has_quorum(visible, cfg.voters):
-            self.last_majority = started
-        elif time.monotonic() - self.last_majority > cfg.fence_timeout:
-            seen = sum(1 for v in cfg.voters if v in visible)
-            self.fence(f"sees only {seen} of {len(cfg.voters)} partners since "
-                       f"{time.monotonic() - self.last_majority:.1f} s")
+        if asked_at > self.since:
+            rival = rival_with_precedence(dict(live, host=cfg.host), answers, cfg.voters)
+            if rival:
+                raise Redecide(f"{rival} runs as primary on a newer timeline; stepping down to rejoin as its "
+                               f"standby", urgent=True)
+        unseen_for = time.monotonic() - max(self.since, self.watch.majority_at)
+        if unseen_for > cfg.fence_timeout:
+            seen = 1 + sum(1 for a in answers.values() if a) if asked_at > self.since else 1
+            self.fence(f"has not seen a majority of its partners for {unseen_for:.1f} s "
+                       f"(the last round reached {seen} of {len(cfg.voters)})")
 
     def fence(self, why):
         sup = self.sup
@@ -80,5 +122,6 @@ class Fencing:
         postgres.mark_fenced(sup.cfg.pgdata)
         sup.fenced = True
         sup.start_server()
+        self.since = time.monotonic()
         sup.state, sup.reason = "fenced", f"this primary {why}"
         logger.warning("Fenced: PostgreSQL runs read-only until a majority of partners is visible again.")

@@ -177,8 +177,11 @@ def _former_primary(facts, primary):
         return Decision(Action.REWIND,
                         f"this node was primary but {primary.host} is the primary now; rejoining as its "
                         f"standby with pg_rewind", primary.host)
+    # A named primary that answers from an older timeline was never promoted after this node: it
+    # defers to this node (the timeline rule below, seen from its side), so waiting for it would deadlock.
+    older = {p.host for p in facts.peers if p.reachable and p.has_data and p.timeline < facts.local.timeline}
     others = sorted({p.primary for p in facts.peers
-                     if p.running and p.role == "standby" and p.primary and p.primary != facts.host})
+                     if p.running and p.role == "standby" and p.primary and p.primary != facts.host} - older)
     if others:
         return Decision(Action.WAIT,
                         f"this node was primary but its partners follow {', '.join(others)}, which does not "
