@@ -118,7 +118,7 @@ def test_the_primary_fences_when_no_round_saw_a_majority_for_the_fence_timeout()
     duty.watch.latest = (time.monotonic() - 0.5, {"pgslave1": None, "pgslave3": None}, False)
     duty.watch.majority_at = time.monotonic() - 3.5
     duty.tick(PRIMARY)
-    assert len(duty.fenced_for) == 1 and "reached 1 of 3" in duty.fenced_for[0]
+    assert len(duty.fenced_for) == 1 and "reached 1 of 3" in duty.fenced_for[0], duty.fenced_for
 
 
 def test_a_new_primary_has_the_fence_timeout_before_it_must_have_seen_a_majority():

@@ -95,24 +95,24 @@ class Fencing:
         sup, cfg = self.sup, self.sup.cfg
         self.watch.start()
         asked_at, answers, majority = self.watch.latest
+        fresh = asked_at > self.since  # asked after this node became primary, or was fenced
+        seen = f"{1 + sum(1 for a in answers.values() if a)} of {len(cfg.voters)}"
         if sup.fenced:
-            if asked_at > self.since and majority:
-                seen = 1 + sum(1 for a in answers.values() if a)
-                raise Redecide(f"this fenced node sees {seen} of {len(cfg.voters)} partners again")
+            if fresh and majority:
+                raise Redecide(f"this fenced node sees {seen} partners again")
             return
         if not live or live["role"] != "primary":
             self.since = time.monotonic()
             return
-        if asked_at > self.since:
+        if fresh:
             rival = rival_with_precedence(dict(live, host=cfg.host), answers, cfg.voters)
             if rival:
                 raise Redecide(f"{rival} runs as primary on a newer timeline; stepping down to rejoin as its "
                                f"standby", urgent=True)
         unseen_for = time.monotonic() - max(self.since, self.watch.majority_at)
         if unseen_for > cfg.fence_timeout:
-            seen = 1 + sum(1 for a in answers.values() if a) if asked_at > self.since else 1
-            self.fence(f"has not seen a majority of its partners for {unseen_for:.1f} s "
-                       f"(the last round reached {seen} of {len(cfg.voters)})")
+            last = f"its last round of asks reached {seen}" if fresh else "no round of asks has finished since"
+            self.fence(f"has not seen a majority of its partners for {unseen_for:.1f} s ({last})")
 
     def fence(self, why):
         sup = self.sup
