@@ -160,6 +160,17 @@ class Cluster:
         except psycopg2.Error:
             return False
 
+    def repmgrd_uptime(self, service):
+        """Seconds the service's repmgrd has run; 0 when none runs."""
+        out = self.exec(service, "ps", "-o", "etimes=", "-C", "repmgrd", check=False).stdout.split()
+        return int(out[0]) if out else 0
+
+    def wait_repmgrd_settled(self, services, seconds=5, timeout=60):
+        """Until every service's repmgrd has run `seconds`: past its start-up queries to the upstream,
+        which have no deadline and hang when the upstream freezes (a known limit, doc/FLOWS.md)."""
+        wait_for(lambda: all(self.repmgrd_uptime(s) >= seconds for s in services), timeout,
+                 f"repmgrd to run {seconds} s on {', '.join(services)}")
+
     # --- failures ------------------------------------------------------------------------------
     @property
     def network(self):

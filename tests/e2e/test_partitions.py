@@ -66,6 +66,7 @@ def test_reconnected_primary_rejoins_as_a_standby_with_the_new_rows(cluster):
 
 def test_frozen_primary_steps_down_when_it_wakes(cluster):
     frozen = cluster.primary
+    cluster.wait_repmgrd_settled([s for s in SERVICES if s != frozen])
     writer = writer_for(cluster)
     wait_for(lambda: len(writer.acked) > 10, 20, "the writer to get going")
     paused_at = time.monotonic()
@@ -115,8 +116,7 @@ def test_cascade_survives_its_upstream_and_the_tree_heals(cluster):
 def test_cascade_finds_the_primary_when_repmgrd_does_not_move_it(cluster):
     """repmgrd exits at start when its upstream is unreachable; pgcluster then moves the cascade itself."""
     wait_for(lambda: cluster.sender("pgslave2") == "pgslave1", 60, "pgslave2 to stream from pgslave1")
-    wait_for(lambda: int(cluster.exec("pgslave2", "ps", "-o", "etimes=", "-C", "repmgrd").stdout) >= 3, 30,
-             "pgslave2's repmgrd to settle")  # not about to be restarted after a move
+    cluster.wait_repmgrd_settled(["pgslave2"])  # not about to be restarted after a move
     cluster.exec("pgslave2", "pkill", "-STOP", "-x", "repmgrd")  # present, but it decides nothing
     rejoins = cluster.logs("pgslave2").count("has not streamed on")
     cluster.kill("pgslave1")
