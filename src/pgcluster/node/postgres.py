@@ -1,4 +1,5 @@
 """The local PostgreSQL: data directory facts, initdb, and the server process."""
+import glob
 import logging
 import os
 import re
@@ -119,12 +120,15 @@ def initdb(pgdata, superuser, password):
                   "--encoding=UTF8", "--locale=C.UTF-8"], timeout=300)
 
 
-def remove_stale_pid(pgdata):
-    """A postmaster.pid left by a killed container can name a live, unrelated PID: remove it."""
-    path = os.path.join(pgdata, "postmaster.pid")
-    if os.path.exists(path):
-        os.unlink(path)
-        logger.info("Removed the postmaster.pid left by the previous run of this container.")
+def remove_stale_locks(pgdata):
+    """Lock files left by a killed container (postmaster.pid, the socket's .lock) name a PID that in
+    the restarted container can belong to a live, unrelated process or thread, and PostgreSQL then
+    refuses to start. Only one server runs per container and none runs now: remove them."""
+    for path in [os.path.join(pgdata, "postmaster.pid"),
+                 *glob.glob(os.path.join(paths.SOCKET_DIR, ".s.PGSQL.*.lock"))]:
+        if os.path.exists(path):
+            os.unlink(path)
+            logger.info("Removed %s, left by the previous run of this container.", os.path.basename(path))
 
 
 def local_connect(user, dbname, timeout=2):
@@ -141,7 +145,7 @@ class Server:
         self.process = None
 
     def start(self, env):
-        remove_stale_pid(self.pgdata)
+        remove_stale_locks(self.pgdata)
         argv = [f"{paths.BINDIR}/postgres", "-D", self.pgdata, "-c", f"config_file={paths.POSTGRESQL_CONF}",
                 *self.extra]
         self.process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
@@ -188,7 +192,7 @@ class Server:
 
 def run_single_user_recovery(pgdata, env):
     """Crash recovery in single-user mode, so pg_rewind finds a cleanly shut down target."""
-    remove_stale_pid(pgdata)
+    remove_stale_locks(pgdata)
     try:
         proc.run([f"{paths.BINDIR}/postgres", "--single", "-D", pgdata, "-c",
                   f"config_file={paths.POSTGRESQL_CONF}", "postgres"], input="", timeout=600, env=env)
