@@ -138,7 +138,8 @@ def test_a_rival_seen_in_a_fresh_round_makes_the_primary_step_down():
 def test_answers_from_before_this_node_became_primary_are_ignored():
     duty = fencing_for(since_ago=1)
     duty.watch.latest = (time.monotonic() - 2, {"pgslave1": node(role="primary", timeline=2)}, True)
-    duty.tick(PRIMARY)
+    duty.tick(PRIMARY)  # no step-down: that round was asked while this node was a standby
+    assert duty.fenced_for == []
 
 
 def test_a_fenced_node_decides_again_only_on_a_majority_seen_after_the_fence():
