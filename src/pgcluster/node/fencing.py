@@ -14,7 +14,7 @@ import threading
 import time
 
 from ..errors import Redecide
-from . import facts, postgres
+from . import facts, postgres, status
 from .role import has_quorum
 
 logger = logging.getLogger(__name__)
@@ -31,7 +31,7 @@ def rival_with_precedence(me, answers, voters):
     order = list(voters)
     rank = lambda host: order.index(host) if host in order else len(order)  # noqa: E731
     for host, answer in answers.items():
-        if not answer or not answer.get("running") or answer.get("role") != "primary" or answer.get("fenced"):
+        if not status.is_running_primary(answer):
             continue
         theirs, mine = int(answer.get("timeline") or 0), int(me.get("timeline") or 0)
         if theirs > mine or (theirs == mine and rank(host) < rank(me["host"])):
