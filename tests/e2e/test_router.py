@@ -52,7 +52,9 @@ def writer_through_pgpool(cluster):
 
 def test_writes_and_reads_through_pgpool(cluster):
     via_pgpool(cluster, "INSERT INTO writes (n) VALUES (-1)")
-    assert via_pgpool(cluster, "SELECT n FROM writes WHERE n = -1") == [(-1,)]
+    # A new session may read from a standby, which replays the row asynchronously.
+    wait_for(lambda: via_pgpool(cluster, "SELECT n FROM writes WHERE n = -1") == [(-1,)], 10,
+             "the row to be readable through pgpool")
     assert via_pgpool(cluster, "SELECT extname FROM pg_extension WHERE extname = 'postgis'") == [("postgis",)]
 
 
@@ -136,6 +138,7 @@ def test_the_restarted_old_primary_is_attached_as_a_standby(cluster):
 
 def test_a_cut_off_primary_never_receives_writes_through_pgpool(cluster):
     isolated = cluster.primary
+    cluster.wait_repmgrd_settled([s for s in SERVICES if s != isolated])
     writer = writer_through_pgpool(cluster)
     cluster.disconnect(isolated)
     cut_at = time.monotonic()  # once the command returns, the node is off the network
