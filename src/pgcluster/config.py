@@ -133,7 +133,9 @@ SPEC = (
         "Seconds to wait for REQUIRE_MIN_BACKENDS before the container exits."),
     Var("CONFIGS", PGPOOL, "", p.text,
         "Extra pgpool.conf settings as name:value pairs, such as num_init_children:64,"
-        "delay_threshold:1048576; unknown names stop the start."),
+        "delay_threshold:1048576; unknown names stop the start. delay_threshold (bytes, default 1048576, "
+        "0 for off) is applied by the attach watcher, which gives a standby that far behind weight 0; "
+        "sr_check_period is managed (0) and may not be set."),
     Var("CONFIGS_DELIMITER_SYMBOL", PGPOOL, ",", p.text,
         "Separator between CONFIGS pairs."),
     Var("CONFIGS_ASSIGNMENT_SYMBOL", PGPOOL, ":", p.text,

@@ -43,6 +43,11 @@ def pool_nodes(cluster):
     return {row[1]: (row[3], row[6]) for row in rows}
 
 
+def weight(cluster, service):
+    """The load-balance weight pgpool gives the service now."""
+    return next(float(row[5]) for row in via_pgpool(cluster, "SHOW pool_nodes") if row[1] == service)
+
+
 def writer_through_pgpool(cluster):
     writer = Writer([cluster.port("pgpool")], cluster.password)
     writer.start()
@@ -105,8 +110,9 @@ def test_a_lagging_standby_gets_no_reads(cluster):
     try:
         via_pgpool(cluster, "CREATE TABLE ballast AS SELECT g, repeat('x', 500) AS pad FROM generate_series(1, 20000) g",
                    timeout=30)
-        wait_for(lambda: int(via_pgpool(cluster, "SHOW pool_nodes")[2][10]) > 1048576, 30,
-                 "pgpool to see pgslave3 lag by more than delay_threshold")
+        wait_for(lambda: weight(cluster, lagging) == 0, 30,
+                 "the watcher to send pgslave3 no new sessions, more than delay_threshold behind")
+        assert "sending it no new sessions, because pgslave3 is" in cluster.logs("pgpool")
         assert lagging not in served_by(cluster)
     finally:
         cluster.exec(lagging, "pkill", "-CONT", "-f", "walreceiver")
@@ -155,6 +161,27 @@ def test_a_cut_off_primary_never_receives_writes_through_pgpool(cluster):
     cluster.primary = cluster.wait_tree()
     assert cluster.primary != isolated
     wait_for(lambda: pool_nodes(cluster)[isolated] == ("up", "standby"), 90, "the old primary back as a standby")
+
+
+def test_a_frozen_primary_is_left_behind_through_pgpool(cluster):
+    """A frozen primary keeps its connections open and answers nothing; pgpool must still move on."""
+    frozen = cluster.primary
+    cluster.wait_repmgrd_settled([s for s in SERVICES if s != frozen])
+    writer = writer_through_pgpool(cluster)
+    cluster.pause(frozen)
+    paused_at = time.monotonic()  # once the command returns, the node is frozen
+    try:
+        wait_for(lambda: writer.first_ack_after(paused_at, not_on=NODE_NAMES[frozen]), 60,
+                 "writes through pgpool on a new primary")
+    finally:
+        cluster.unpause(frozen)
+    woke_at = time.monotonic()
+    wait_for(lambda: sum(1 for _, t, _ in writer.acked if t > woke_at) > 40, 60, "writes after it wakes")
+    writer.stop()
+    assert not [n for n, t, node in writer.acked if t > paused_at and node == NODE_NAMES[frozen]]
+    cluster.primary = cluster.wait_tree()
+    assert cluster.primary != frozen
+    wait_for(lambda: pool_nodes(cluster)[frozen] == ("up", "standby"), 90, "the frozen primary back as a standby")
 
 
 def test_pgpool_restarts_with_a_backend_down_and_attaches_it_later(cluster):

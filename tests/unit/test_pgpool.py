@@ -75,8 +75,13 @@ KNOWN = {"num_init_children", "delay_threshold", "load_balance_mode"}
     ({"num_init_children": "64"}, []),
     ({"num_init_childs": "64"}, ["CONFIGS sets num_init_childs, which pgpool-II 4.3 does not know; expected "
                                  "name:value pairs of pgpool.conf settings."]),
-    ({"backend_hostname0": "x"}, ["CONFIGS sets backend_hostname0, which pgcluster manages (BACKENDS and the "
-                                  "container layout); remove it from CONFIGS."]),
+    ({"backend_hostname0": "x"}, ["CONFIGS sets backend_hostname0, which pgcluster manages (BACKENDS, the "
+                                  "container layout and the lag check); remove it from CONFIGS."]),
+    ({"sr_check_period": "1"}, ["CONFIGS sets sr_check_period, which pgcluster manages (BACKENDS, the "
+                                "container layout and the lag check); remove it from CONFIGS."]),
+    ({"delay_threshold": "0"}, []),
+    ({"delay_threshold": "1MB"}, ["CONFIGS sets delay_threshold to '1MB'; expected a whole number of bytes, "
+                                  "such as delay_threshold:1048576 (0 turns the lag rule off)."]),
 ])
 def test_check_settings(settings, expected):
     assert files.check_settings(settings, KNOWN) == expected
@@ -97,8 +102,8 @@ def test_parse_node_info():
     text = ("Hostname               : pgslave1\nPort                   : 5432\nStatus                 : 3\n"
             "Weight                 : 0.250000\nStatus Name            : down\nRole                   : standby\n"
             "Replication Delay      : 0\nLast Status Change     : 2026-11-22 03:00:00\n")
-    assert pcp.parse_node_info(text) == {"host": "pgslave1", "port": 5432, "status": "down", "role": "standby",
-                                         "delay": "0"}
+    assert pcp.parse_node_info(text) == {"host": "pgslave1", "port": 5432, "status": "down", "weight": 0.25,
+                                         "role": "standby", "delay": "0"}
 
 
 def node(host, status="up", role="standby"):
@@ -138,3 +143,59 @@ PRIMARY = answer(role="primary", primary="pgmaster", streaming=False)
 ])
 def test_watcher_decisions(nodes, statuses, expected):
     assert watcher.decide(nodes, statuses) == expected
+
+
+MB = 1048576
+WEIGHTS = {0: 1.0, 1: 1.0, 2: 1.0}
+ALL_ANSWER = {"pgmaster": PRIMARY, "pgslave1": answer(), "pgslave3": answer()}
+
+
+def weighed(host, weight, status="up", role="standby"):
+    return dict(node(host, status, role), weight=weight)
+
+
+def nodes_with(slave1_weight, slave3=("down", 0.0)):
+    return {0: weighed("pgmaster", 0.33, role="primary"), 1: weighed("pgslave1", slave1_weight),
+            2: weighed("pgslave3", slave3[1], status=slave3[0])}
+
+
+ATTACH_3 = ("attach", 2, "pgslave3 streams from the primary pgmaster")
+
+
+@pytest.mark.parametrize("nodes, lags, threshold, expected", [
+    (nodes_with(0.5), {"pgslave1": 0, "pgslave3": 0}, MB, [ATTACH_3]),
+    (nodes_with(0.5), {"pgslave1": 2 * MB, "pgslave3": MB // 2 + 1}, MB,
+     [("weigh_out", 1, f"pgslave1 is {2 * MB} bytes of WAL behind the primary pgmaster, more than "
+                       f"delay_threshold ({MB})")]),  # and pgslave3 is attached once within half of it
+    (nodes_with(0.0), {"pgslave1": 2 * MB}, MB, [ATTACH_3]),  # pgslave1 already gets no new sessions
+    (nodes_with(0.0), {"pgslave1": MB}, MB, [ATTACH_3]),  # not yet within half
+    (nodes_with(0.0), {"pgslave1": MB // 2}, MB,
+     [("weigh_in", 1, f"pgslave1 is {MB // 2} bytes of WAL behind the primary pgmaster, within half of "
+                      f"delay_threshold ({MB})"), ATTACH_3]),
+    (nodes_with(0.5), {"pgslave1": 2 * MB, "pgslave3": 2 * MB}, 0, [ATTACH_3]),  # the rule is off
+    (nodes_with(0.5), {}, MB, [ATTACH_3]),  # not measured: not judged
+    (nodes_with(0.5, slave3=("up", 0.5)), {"pgmaster": 5 * MB}, MB, []),  # the primary never lags
+    ({0: weighed("pgmaster", 0.0, role="primary"), 1: weighed("pgslave1", 0.5)}, {"pgslave1": 0}, MB,
+     [("weigh_in", 0, "pgmaster is the primary now")]),
+])
+def test_watcher_keeps_new_sessions_off_a_lagging_standby(nodes, lags, threshold, expected):
+    assert watcher.decide(nodes, ALL_ANSWER, lags, threshold, WEIGHTS) == expected
+
+
+def test_weighed_out_follows_pgpool_and_the_actions():
+    nodes = {0: weighed("pgmaster", 0.5, role="primary"), 1: weighed("pgslave1", 0.0),
+             2: weighed("pgslave3", 0.0)}
+    weights = {0: 1.0, 1: 1.0, 2: 0.0}  # pgslave3 has weight 0 in BACKENDS: not the watcher's doing
+    assert watcher.weighed_out(nodes, weights, []) == {1}
+    assert watcher.weighed_out(nodes, weights, [("weigh_in", 1, "")]) == set()
+    assert watcher.weighed_out(nodes, weights, [("weigh_out", 0, "")]) == {0, 1}
+
+
+def test_unweighted_backends_render_with_weight_zero():
+    conf = files.render_all(load(), unweighted={1})[files.PGPOOL_CONF][0]
+    assert "backend_weight1 = 0\n" in conf and "backend_weight0 = 1.0\n" in conf
+
+
+def test_delay_threshold_defaults_and_follows_configs():
+    assert files.delay_threshold(load()) == MB
+    assert files.delay_threshold(load(CONFIGS="delay_threshold:0")) == 0

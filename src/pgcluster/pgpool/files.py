@@ -15,18 +15,20 @@ LOG_DIR = "/var/log/pgpool"
 PCP_PORT = 9898
 SAMPLE_CONF = "/usr/share/pgpool2/pgpool.conf"  # Debian's full sample: every setting pgpool 4.3 knows
 SEARCH_PRIMARY_TIMEOUT = 30
+DELAY_THRESHOLD = 1048576  # bytes of WAL; CONFIGS delay_threshold changes it, 0 turns the rule off
 
 # Settings pgcluster writes itself; CONFIGS may not change them.
 MANAGED = re.compile(r"^(backend_(hostname|port|weight|data_directory|flag|application_name)\d+|"
                      r"backend_clustering_mode|listen_addresses|port|unix_socket_directories|pcp_.*|"
-                     r"pid_file_name|logdir|enable_pool_hba|pool_passwd|use_watchdog)$")
+                     r"pid_file_name|logdir|enable_pool_hba|pool_passwd|use_watchdog|sr_check_period)$")
 
 
-def render_all(cfg):
-    """{path: (content, mode)} for every file pgpool reads."""
+def render_all(cfg, unweighted=()):
+    """{path: (content, mode)} for every file pgpool reads; backends in unweighted (nums) get weight 0."""
     r = render.render
+    backends = [b._replace(weight=0) if b.num in unweighted else b for b in cfg.backends]
     return {
-        PGPOOL_CONF: (r("pgpool.conf", backends=cfg.backends, run_dir=RUN_DIR, log_dir=LOG_DIR,
+        PGPOOL_CONF: (r("pgpool.conf", backends=backends, run_dir=RUN_DIR, log_dir=LOG_DIR,
                         pcp_port=PCP_PORT, check_user=cfg.check_user, settings=cfg.settings,
                         search_primary_timeout=SEARCH_PRIMARY_TIMEOUT), 0o600),
         POOL_HBA: (r("pool_hba.conf"), 0o600),
@@ -38,8 +40,13 @@ def render_all(cfg):
     }
 
 
-def write_all(cfg):
-    for path, (content, mode) in render_all(cfg).items():
+def delay_threshold(cfg):
+    """Bytes of WAL a standby may lag behind the primary and still get reads (the watcher applies it)."""
+    return int(cfg.settings.get("delay_threshold", DELAY_THRESHOLD))
+
+
+def write_all(cfg, unweighted=()):
+    for path, (content, mode) in render_all(cfg, unweighted).items():
         render.write_atomic(path, content, mode)
 
 
@@ -63,6 +70,9 @@ def check_settings(settings, known):
                         f"expected name:value pairs of pgpool.conf settings.")
     managed = sorted(n for n in settings if MANAGED.match(n))
     if managed:
-        problems.append(f"CONFIGS sets {', '.join(managed)}, which pgcluster manages (BACKENDS and the "
-                        f"container layout); remove it from CONFIGS.")
+        problems.append(f"CONFIGS sets {', '.join(managed)}, which pgcluster manages (BACKENDS, the "
+                        f"container layout and the lag check); remove it from CONFIGS.")
+    if not settings.get("delay_threshold", "0").isdigit():
+        problems.append(f"CONFIGS sets delay_threshold to {settings['delay_threshold']!r}; expected a whole "
+                        f"number of bytes, such as delay_threshold:1048576 (0 turns the lag rule off).")
     return problems

@@ -81,7 +81,7 @@ class Router:
                 logger.error("pgpool exited with code %s.", self.pgpool.returncode)
                 return 1
             try:
-                watcher.tick(self.cfg)
+                watcher.tick(self.cfg, self.pgpool.pid)
             except Exception as exc:  # pgpool may still be starting; the next round retries
                 logger.warning("The attach watcher could not run: %s", str(exc).strip())
         self.pgpool.send_signal(signal.SIGINT)  # SIGTERM is a smart shutdown that waits for clients

@@ -1,4 +1,4 @@
-"""Attach backends that came back, detach fenced ones: pgpool follows the real primary.
+"""Attach backends that came back, detach fenced ones, weigh lagging ones out: pgpool follows the primary.
 
 pgpool marks a backend down when it stops answering and never takes it back by
 itself. The watcher asks every node's status endpoint, and decides (a pure
@@ -6,14 +6,34 @@ function) which backends to attach: the running primary, and standbys that
 stream from it. A node that follows anyone else is never attached, and a node
 that fenced itself is detached, so no read or write reaches a stale or false
 primary.
+
+The watcher also keeps new sessions off a standby that lags: one more than
+delay_threshold bytes of WAL behind the primary gets load-balance weight 0 (a
+rewritten pgpool.conf and a reload, which ends no session), and its configured
+weight back once it is within half of that. pgpool's own lag check (its
+streaming replication worker, sr_check_period) stays off: it queries the
+backends without a deadline while holding a lock that failover needs, so a
+single frozen backend stopped pgpool from ever finding the new primary. Here
+every query has a deadline.
 """
 import logging
+import os
+import signal
+from concurrent.futures import ThreadPoolExecutor, wait
 
+import psycopg2
+
+from .. import db
 from ..node import facts
 from ..node.status import is_running_primary
-from . import pcp
+from . import files, pcp
 
 logger = logging.getLogger(__name__)
+
+# Like the status asks, a WAL position query is abandoned at its deadline (name lookups ignore it).
+_queries = ThreadPoolExecutor(max_workers=8, thread_name_prefix="wal")
+POSITION = ("SELECT (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END)"
+            " - '0/0'::pg_lsn")
 
 
 def current_primary(statuses):
@@ -22,29 +42,93 @@ def current_primary(statuses):
     return primaries[0] if len(primaries) == 1 else None
 
 
-def decide(nodes, statuses):
-    """[(action, num, reason)] for pgpool's nodes {num: info} and the nodes' status answers {host: answer}."""
+def decide(nodes, statuses, lags=None, threshold=0, weights=None):
+    """[(action, num, reason)] for pgpool's nodes {num: info} and the nodes' status answers {host: answer}.
+
+    Actions: attach, detach, and for lag weigh_out (weight 0) and weigh_in (the configured weight again).
+    lags: {host: bytes of WAL a standby has still to replay}, measured now; a host without one is not
+    judged by lag. threshold: delay_threshold in bytes; 0 turns the lag rule off. weights: the
+    configured weight of each num (BACKENDS).
+    """
     primary = current_primary(statuses)
+    lags, weights = lags or {}, weights or {}
     actions = []
     for num, node in sorted(nodes.items()):
-        answer = statuses.get(node["host"])
+        host, answer = node["host"], statuses.get(node["host"])
         if not answer:
             continue
+        lag = lags.get(host) if threshold and host != primary else None
         if node["status"] != "down" and answer.get("fenced"):
-            actions.append(("detach", num, f"{node['host']} has fenced itself"))
+            actions.append(("detach", num, f"{host} has fenced itself"))
+        elif node["status"] != "down" and lag is not None and lag > threshold and node.get("weight"):
+            actions.append(("weigh_out", num, f"{host} is {lag} bytes of WAL behind the primary {primary}, "
+                                              f"more than delay_threshold ({threshold})"))
+        elif node["status"] != "down" and not node.get("weight") and weights.get(num) and host == primary:
+            actions.append(("weigh_in", num, f"{host} is the primary now"))
+        elif (node["status"] != "down" and not node.get("weight") and weights.get(num) and lag is not None
+              and lag <= threshold // 2):
+            actions.append(("weigh_in", num, f"{host} is {lag} bytes of WAL behind the primary {primary}, "
+                                             f"within half of delay_threshold ({threshold})"))
         elif node["status"] == "down" and primary and answer.get("running") and not answer.get("fenced"):
-            if node["host"] == primary:
+            if host == primary:
                 actions.append(("attach", num, f"{primary} is the running primary"))
-            elif answer.get("role") == "standby" and answer.get("streaming") and answer.get("primary") == primary:
-                actions.append(("attach", num, f"{node['host']} streams from the primary {primary}"))
+            elif (answer.get("role") == "standby" and answer.get("streaming") and answer.get("primary") == primary
+                  and (lag is None or lag <= threshold // 2)):
+                actions.append(("attach", num, f"{host} streams from the primary {primary}"))
     return actions
 
 
-def tick(cfg):
-    """One round: look, decide, act; each action logged as a sentence."""
+def wal_position(cfg, host, port, timeout):
+    """The primary's current WAL position or a standby's replayed one, in bytes; None when it does not say."""
+    try:
+        conn = db.connect(host=host, port=port, user=cfg.check_user, password=cfg.check_password,
+                          dbname="postgres", timeout=timeout, application_name="pgcluster-watcher")
+        try:
+            position = db.scalar(conn, POSITION, timeout=timeout)
+        finally:
+            conn.close()
+    except psycopg2.Error:
+        return None
+    return None if position is None else int(position)
+
+
+def lags(cfg, primary, hosts, timeout=1.0):
+    """{host: bytes of WAL each standby in hosts has still to replay}; a host that did not answer in time
+    is left out, and all are when the primary did not."""
+    ports = {b.host: b.port for b in cfg.backends}
+    futures = {h: _queries.submit(wal_position, cfg, h, ports[h], timeout) for h in {primary, *hosts}}
+    done, _late = wait(futures.values(), timeout=timeout + 2.5)  # libpq connects for 2 s at least
+    positions = {h: f.result() for h, f in futures.items() if f in done and f.result() is not None}
+    if primary not in positions:
+        return {}
+    return {h: max(0, positions[primary] - positions[h]) for h in hosts if h in positions}
+
+
+def weighed_out(nodes, weights, actions):
+    """The nums that are to have weight 0 once actions are applied: those pgpool weighs 0 now although
+    BACKENDS gives them weight, plus weigh_out, minus weigh_in."""
+    out = {num for num, node in nodes.items() if not node.get("weight") and weights.get(num)}
+    out |= {num for action, num, _ in actions if action == "weigh_out"}
+    return out - {num for action, num, _ in actions if action == "weigh_in"}
+
+
+def tick(cfg, pgpool_pid):
+    """One round: look, decide, act; each action logged as a sentence. pgpool_pid: pgpool's main
+    process, which reloads pgpool.conf on SIGHUP."""
     nodes = pcp.nodes(cfg)
     statuses = facts.ask_all(sorted({n["host"] for n in nodes.values()}), cfg.status_port, timeout=1.0)
-    for action, num, reason in decide(nodes, statuses):
-        logger.info("Backend %s (%s): %s, because %s.", num, nodes[num]["host"],
-                    "attaching it" if action == "attach" else "detaching it", reason)
-        (pcp.attach if action == "attach" else pcp.detach)(cfg, num)
+    threshold = files.delay_threshold(cfg)
+    primary = current_primary(statuses)
+    standbys = [h for h, s in statuses.items() if s and s.get("running") and s.get("role") == "standby"]
+    measured = lags(cfg, primary, standbys) if threshold and primary and standbys else {}
+    weights = {b.num: b.weight for b in cfg.backends}
+    actions = decide(nodes, statuses, measured, threshold, weights)
+    doing = {"attach": "attaching it", "detach": "detaching it", "weigh_out": "sending it no new sessions",
+             "weigh_in": "sending it new sessions again"}
+    for action, num, reason in actions:
+        logger.info("Backend %s (%s): %s, because %s.", num, nodes[num]["host"], doing[action], reason)
+        if action in ("attach", "detach"):
+            (pcp.attach if action == "attach" else pcp.detach)(cfg, num)
+    if any(action.startswith("weigh") for action, _, _ in actions):
+        files.write_all(cfg, weighed_out(nodes, weights, actions))
+        os.kill(pgpool_pid, signal.SIGHUP)
