@@ -53,6 +53,8 @@ test: venv images
 bench: venv images
 	$(VENV)/bin/python bench/failover --runs 5 --modes eventual,partially_strict,strict
 	$(VENV)/bin/python bench/failover --runs 5 --modes eventual --via pgpool
+	$(VENV)/bin/python bench/failover --runs 5 --modes eventual --via pgpool --fault pause
+	$(VENV)/bin/python bench/failover --runs 5 --modes eventual --via pgpool --fault disconnect
 	$(VENV)/bin/python bench/router
 	$(VENV)/bin/python bench/router --clients 1 --threads 1
 	$(VENV)/bin/python bench/backup
