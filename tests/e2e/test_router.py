@@ -142,46 +142,36 @@ def test_the_restarted_old_primary_is_attached_as_a_standby(cluster):
     assert "Backend 0 (pgmaster): attaching it, because pgmaster streams from the primary" in cluster.logs("pgpool")
 
 
-def test_a_cut_off_primary_never_receives_writes_through_pgpool(cluster):
-    isolated = cluster.primary
-    cluster.wait_repmgrd_settled([s for s in SERVICES if s != isolated])
+def fault_through_pgpool(cluster, inflict, undo):
+    """Inflict a fault on the primary while a client writes through pgpool, then undo it: writes move to a
+    new primary, none lands on the old one, before or after it is back (fenced), and it returns as an
+    attached standby."""
+    old = cluster.primary
+    cluster.wait_repmgrd_settled([s for s in SERVICES if s != old])
     writer = writer_through_pgpool(cluster)
-    cluster.disconnect(isolated)
-    cut_at = time.monotonic()  # once the command returns, the node is off the network
+    inflict(old)
+    since = time.monotonic()  # once the command returns, the fault is in place
     try:
-        wait_for(lambda: writer.first_ack_after(cut_at + 1, not_on=NODE_NAMES[isolated]), 60,
+        wait_for(lambda: writer.first_ack_after(since, not_on=NODE_NAMES[old]), 60,
                  "writes through pgpool on a new primary")
     finally:
-        cluster.reconnect(isolated)
-    # Back on the network, the old primary is fenced; pgpool must not send it anything.
-    writer_after = time.monotonic()
-    wait_for(lambda: sum(1 for _, t, _ in writer.acked if t > writer_after) > 40, 60, "writes after reconnecting")
+        undo(old)
+    back_at = time.monotonic()
+    wait_for(lambda: sum(1 for _, t, _ in writer.acked if t > back_at) > 40, 60, "writes after it is back")
     writer.stop()
-    assert not [n for n, t, node in writer.acked if t > cut_at and node == NODE_NAMES[isolated]]
+    assert not [n for n, t, node in writer.acked if t > since and node == NODE_NAMES[old]]
     cluster.primary = cluster.wait_tree()
-    assert cluster.primary != isolated
-    wait_for(lambda: pool_nodes(cluster)[isolated] == ("up", "standby"), 90, "the old primary back as a standby")
+    assert cluster.primary != old
+    wait_for(lambda: pool_nodes(cluster)[old] == ("up", "standby"), 90, "the old primary back as a standby")
+
+
+def test_a_cut_off_primary_never_receives_writes_through_pgpool(cluster):
+    fault_through_pgpool(cluster, cluster.disconnect, cluster.reconnect)
 
 
 def test_a_frozen_primary_is_left_behind_through_pgpool(cluster):
     """A frozen primary keeps its connections open and answers nothing; pgpool must still move on."""
-    frozen = cluster.primary
-    cluster.wait_repmgrd_settled([s for s in SERVICES if s != frozen])
-    writer = writer_through_pgpool(cluster)
-    cluster.pause(frozen)
-    paused_at = time.monotonic()  # once the command returns, the node is frozen
-    try:
-        wait_for(lambda: writer.first_ack_after(paused_at, not_on=NODE_NAMES[frozen]), 60,
-                 "writes through pgpool on a new primary")
-    finally:
-        cluster.unpause(frozen)
-    woke_at = time.monotonic()
-    wait_for(lambda: sum(1 for _, t, _ in writer.acked if t > woke_at) > 40, 60, "writes after it wakes")
-    writer.stop()
-    assert not [n for n, t, node in writer.acked if t > paused_at and node == NODE_NAMES[frozen]]
-    cluster.primary = cluster.wait_tree()
-    assert cluster.primary != frozen
-    wait_for(lambda: pool_nodes(cluster)[frozen] == ("up", "standby"), 90, "the frozen primary back as a standby")
+    fault_through_pgpool(cluster, cluster.pause, cluster.unpause)
 
 
 def test_pgpool_restarts_with_a_backend_down_and_attaches_it_later(cluster):
