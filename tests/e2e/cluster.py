@@ -166,8 +166,8 @@ class Cluster:
         return int(out[0]) if out else 0
 
     def wait_repmgrd_settled(self, services, seconds=5, timeout=60):
-        """Until every service's repmgrd has run `seconds`: past its start-up queries to the upstream,
-        which have no deadline and hang when the upstream freezes (a known limit, doc/FLOWS.md)."""
+        """Until every service's repmgrd has run `seconds`: a repmgrd that had only just started when its
+        upstream froze has been seen to hang (a known limit, doc/FLOWS.md)."""
         wait_for(lambda: all(self.repmgrd_uptime(s) >= seconds for s in services), timeout,
                  f"repmgrd to run {seconds} s on {', '.join(services)}")
 
