@@ -103,7 +103,7 @@ def test_parse_node_info():
             "Weight                 : 0.250000\nStatus Name            : down\nRole                   : standby\n"
             "Replication Delay      : 0\nLast Status Change     : 2026-11-22 03:00:00\n")
     assert pcp.parse_node_info(text) == {"host": "pgslave1", "port": 5432, "status": "down", "weight": 0.25,
-                                         "role": "standby", "delay": "0"}
+                                         "role": "standby"}
 
 
 def node(host, status="up", role="standby"):

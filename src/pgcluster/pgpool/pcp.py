@@ -12,7 +12,7 @@ def _run(cfg, tool, *args, timeout=10):
 
 
 def parse_node_info(text):
-    """pcp_node_info -v output -> {"host", "port", "status", "weight", "role", "delay"}."""
+    """pcp_node_info -v output -> {"host", "port", "status", "weight", "role"}."""
     fields = {}
     for line in text.splitlines():
         key, sep, value = line.partition(":")
@@ -21,7 +21,7 @@ def parse_node_info(text):
     return {"host": fields.get("hostname", ""), "port": int(fields.get("port") or 0),
             "status": STATUS_NAMES.get(fields.get("status", ""), fields.get("status name", "")),
             "weight": float(fields.get("weight") or 0),
-            "role": fields.get("role", ""), "delay": fields.get("replication delay", "")}
+            "role": fields.get("role", "")}
 
 
 def nodes(cfg):

@@ -58,23 +58,24 @@ def decide(nodes, statuses, lags=None, threshold=0, weights=None):
         if not answer:
             continue
         lag = lags.get(host) if threshold and host != primary else None
-        if node["status"] != "down" and answer.get("fenced"):
-            actions.append(("detach", num, f"{host} has fenced itself"))
-        elif node["status"] != "down" and lag is not None and lag > threshold and node.get("weight"):
-            actions.append(("weigh_out", num, f"{host} is {lag} bytes of WAL behind the primary {primary}, "
-                                              f"more than delay_threshold ({threshold})"))
-        elif node["status"] != "down" and not node.get("weight") and weights.get(num) and host == primary:
-            actions.append(("weigh_in", num, f"{host} is the primary now"))
-        elif (node["status"] != "down" and not node.get("weight") and weights.get(num) and lag is not None
-              and lag <= threshold // 2):
-            actions.append(("weigh_in", num, f"{host} is {lag} bytes of WAL behind the primary {primary}, "
-                                             f"within half of delay_threshold ({threshold})"))
-        elif node["status"] == "down" and primary and answer.get("running") and not answer.get("fenced"):
+        caught_up = lag is None or lag <= threshold // 2
+        behind = f"{host} is {lag} bytes of WAL behind the primary {primary}"
+        if node["status"] == "down":
+            if not primary or not answer.get("running") or answer.get("fenced"):
+                continue
             if host == primary:
                 actions.append(("attach", num, f"{primary} is the running primary"))
             elif (answer.get("role") == "standby" and answer.get("streaming") and answer.get("primary") == primary
-                  and (lag is None or lag <= threshold // 2)):
+                  and caught_up):
                 actions.append(("attach", num, f"{host} streams from the primary {primary}"))
+        elif answer.get("fenced"):
+            actions.append(("detach", num, f"{host} has fenced itself"))
+        elif lag is not None and lag > threshold and node.get("weight"):
+            actions.append(("weigh_out", num, f"{behind}, more than delay_threshold ({threshold})"))
+        elif zeroed(node, weights.get(num)) and host == primary:
+            actions.append(("weigh_in", num, f"{host} is the primary now"))
+        elif zeroed(node, weights.get(num)) and lag is not None and caught_up:
+            actions.append(("weigh_in", num, f"{behind}, within half of delay_threshold ({threshold})"))
     return actions
 
 
@@ -104,10 +105,15 @@ def lags(cfg, primary, hosts, timeout=1.0):
     return {h: max(0, positions[primary] - positions[h]) for h in hosts if h in positions}
 
 
+def zeroed(node, configured):
+    """Whether pgpool weighs the node 0 although BACKENDS gives it weight: the watcher's doing."""
+    return not node.get("weight") and bool(configured)
+
+
 def weighed_out(nodes, weights, actions):
-    """The nums that are to have weight 0 once actions are applied: those pgpool weighs 0 now although
-    BACKENDS gives them weight, plus weigh_out, minus weigh_in."""
-    out = {num for num, node in nodes.items() if not node.get("weight") and weights.get(num)}
+    """The nums that are to have weight 0 once actions are applied: those zeroed now, plus weigh_out,
+    minus weigh_in."""
+    out = {num for num, node in nodes.items() if zeroed(node, weights.get(num))}
     out |= {num for action, num, _ in actions if action == "weigh_out"}
     return out - {num for action, num, _ in actions if action == "weigh_in"}
 
