@@ -152,7 +152,7 @@ def fault_through_pgpool(cluster, inflict, undo):
     inflict(old)
     since = time.monotonic()  # once the command returns, the fault is in place
     try:
-        wait_for(lambda: writer.first_ack_after(since, not_on=NODE_NAMES[old]), 60,
+        wait_for(lambda: writer.first_ack_after(since + 1, not_on=NODE_NAMES[old]), 60,
                  "writes through pgpool on a new primary")
     finally:
         undo(old)
