@@ -4,7 +4,7 @@ COMPOSE ?= docker-compose -f $(COMPOSE_FILE)
 VENV := .venv
 IMAGES := postgis pgpool barman
 
-.PHONY: up down logs status test unit e2e bench docs docker images secrets venv
+.PHONY: up down logs status test unit e2e bench docs goldens docker images secrets venv
 
 up: images secrets
 	$(COMPOSE) up -d --no-build
@@ -40,6 +40,9 @@ $(VENV)/.installed: pyproject.toml
 
 docs: venv
 	$(VENV)/bin/pgcluster config doc > doc/CONFIGURATION.md
+
+goldens: venv
+	$(VENV)/bin/python -m tests.unit.goldens
 
 unit: venv
 	$(VENV)/bin/pytest -q tests/unit

@@ -1,4 +1,4 @@
-"""The `pgcluster` command: container entrypoints, checks and operator tools."""
+"""The `pgcluster` command: container entrypoints, checks and operator tools (wiring only)."""
 import logging
 import os
 import sys
@@ -19,17 +19,14 @@ def _fail(lines):
 
 def _load(role):
     try:
-        return config.LOADERS[role]()
+        return config.load(role)
     except ConfigError as exc:
         _fail(exc.problems)
 
 
-def _start(role, name, check=lambda cfg: []):
-    """A container's configuration, checked (one line per problem, exit 1), and logging set up."""
+def _start(role, name):
+    """A container's configuration (one line per problem, exit 1), and logging set up."""
     cfg = _load(role)
-    problems = check(cfg)
-    if problems:
-        _fail(problems)
     os.umask(0o077)
     log.setup(name(cfg), cfg.log_level)
     return cfg
@@ -45,11 +42,18 @@ def _run_until_exit(process):
     sys.exit(code)
 
 
+def _verdict(result):
+    healthy, message = result
+    click.echo(message)
+    sys.exit(0 if healthy else 1)
+
+
 @click.group()
 def main():
     """Configure, supervise and check the postgis-cluster containers."""
 
 
+# --- the node ------------------------------------------------------------------------------------
 @main.group()
 def node():
     """The PostgreSQL node container."""
@@ -58,10 +62,10 @@ def node():
 @node.command("run")
 def node_run():
     """Entrypoint: validate the environment, decide the role, run PostgreSQL and repmgrd."""
-    from .node import files, postgres
+    from .node import files
     from .node.supervisor import Supervisor
 
-    cfg = _start("node", lambda c: c.node_name, lambda c: postgres.check_settings(c.settings))
+    cfg = _start("node", lambda c: c.node_name)
     files.write_all(cfg)
     logger.info("Starting node %s (id %s) at %s in cluster %s.", cfg.node_name, cfg.node_id, cfg.host,
                 cfg.cluster_name)
@@ -72,10 +76,10 @@ def node_run():
 @click.argument("action", type=click.Choice(["start", "stop", "restart"]))
 def node_service(action):
     """Start, stop or restart PostgreSQL through the supervisor (repmgr's service commands)."""
-    from .node.supervisor import request_service
+    from .node import service
 
     try:
-        ok = request_service(action)
+        ok = service.request(action)
     except (OSError, FatalError) as exc:
         _fail([str(exc)])
     sys.exit(0 if ok else 1)
@@ -89,27 +93,15 @@ def node_service(action):
 @click.option("--mode", required=True, help="CONSISTENCY_MODE.")
 def node_validate_promotion(host, voters, port, fence_timeout, mode):
     """repmgrd's failover_validation_command: exit 0 when this standby may be promoted now."""
-    import time
+    from .node.promotion import validate
 
-    from .node import facts, status
-    from .node.promotion import check_promotion
-
-    voters = tuple(v for v in voters.split(",") if v)
-    me = status.ask("127.0.0.1", port, timeout=3)
-    if not me:
-        _fail(["not promoting: this node's own status endpoint does not answer."])
-    answers = facts.ask_all([v for v in voters if v != host], port)
-    allowed, reason, wait = check_promotion(me, answers, voters, mode, fence_timeout)
-    if allowed and wait > 0:
-        # Silent until the verdict: repmgrd reads one line of output and closes the pipe.
-        time.sleep(wait)
-        former = status.ask(me["primary"], port) if me.get("primary") else None
-        if status.is_running_primary(former):
-            allowed, reason = False, f"{me['primary']} answers as a running primary again; not promoting"
+    # Silent until the verdict: repmgrd reads one line of output and closes the pipe.
+    allowed, reason = validate(host, tuple(v for v in voters.split(",") if v), port, fence_timeout, mode)
     click.echo(("promotion allowed: " if allowed else "promotion refused: ") + reason)
     sys.exit(0 if allowed else 1)
 
 
+# --- the router ----------------------------------------------------------------------------------
 @main.group()
 def pgpool():
     """The pgpool-II router container."""
@@ -121,11 +113,25 @@ def pgpool_run():
     from .pgpool import files
     from .pgpool.router import Router
 
-    cfg = _start("pgpool", lambda c: "pgpool", lambda c: files.check_settings(c.settings, files.known_settings()))
+    cfg = _start("pgpool", lambda c: "pgpool")
     files.write_all(cfg)
     _run_until_exit(Router(cfg))
 
 
+@main.command()
+def status():
+    """In the pgpool container: each backend as pgpool sees it and as the node reports itself."""
+    from .pgpool.status import table
+
+    cfg = _load("pgpool")
+    try:
+        lines = table(cfg)
+    except PgclusterError as exc:
+        _fail([f"pgpool does not answer on its control port: {exc}"])
+    click.echo("\n".join(lines))
+
+
+# --- backups -------------------------------------------------------------------------------------
 @main.group("barman")
 def barman_group():
     """The Barman backup container."""
@@ -151,62 +157,26 @@ def barman_run():
 @click.option("--into", type=click.Path(), help="Only restore into this new directory, for inspection.")
 def recover(target_time, target_lsn, target_name, latest, primary, into):
     """In the backup container: restore the cluster to a point in time."""
-    from datetime import datetime, timezone
+    from .backup import recovery, targets
 
-    from .backup import recovery
-
-    chosen = [(k, v) for k, v in (("time", target_time), ("lsn", target_lsn), ("name", target_name),
-                                  ("latest", latest or None)) if v]
-    if len(chosen) != 1:
-        _fail(["give exactly one of --target-time, --target-lsn, --target-name or --latest."])
-    kind, value = chosen[0]
-    if kind == "time":
-        try:
-            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            _fail([f"--target-time={value!r} is not valid: expected an ISO 8601 time, such as "
-                   "'2026-11-22 10:15:00' (UTC) or '2026-11-22T10:15:00+01:00'."])
-        value = (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp()
+    try:
+        target = targets.parse(target_time, target_lsn, target_name, latest)
+    except ConfigError as exc:
+        _fail(exc.problems)
     cfg = _load("barman")
     log.setup("recover", cfg.log_level)
     try:
         if into:
-            backup = recovery.restore(cfg, (kind, value), into)
-            click.echo(f"Restored backup {backup['id']} into {into}, up to {recovery.describe((kind, value))}.")
+            backup = recovery.restore(cfg, target, into)
+            click.echo(f"Restored backup {backup['id']} into {into}, up to {targets.describe(target)}.")
         else:
-            new_primary = recovery.recover_cluster(cfg, (kind, value), primary)
-            click.echo(f"The cluster is back at {recovery.describe((kind, value))}; {new_primary} is the primary.")
+            new_primary = recovery.recover_cluster(cfg, target, primary)
+            click.echo(f"The cluster is back at {targets.describe(target)}; {new_primary} is the primary.")
     except PgclusterError as exc:
         _fail([str(exc)])
 
 
-@main.command()
-def status():
-    """In the pgpool container: each backend as pgpool sees it and as the node reports itself."""
-    from .node import facts
-    from .pgpool import pcp
-
-    cfg = _load("pgpool")
-    try:
-        nodes = pcp.nodes(cfg)
-    except PgclusterError as exc:
-        _fail([f"pgpool does not answer on its control port: {exc}"])
-    answers = facts.ask_all(sorted({n["host"] for n in nodes.values()}), cfg.status_port)
-    click.echo(f"{'id':>3}  {'host':<12} {'pgpool':<8} {'pgpool role':<12} {'node says':<40}")
-    for num, node in sorted(nodes.items()):
-        answer = answers.get(node["host"])
-        if answer is None:
-            says = "no answer"
-        elif answer.get("fenced"):
-            says = "fenced"
-        elif answer.get("running"):
-            upstream = f" of {answer.get('upstream')}" if answer.get("role") == "standby" else ""
-            says = f"{answer.get('role')}{upstream}"
-        else:
-            says = f"{answer.get('state')}: {answer.get('reason')}"[:60]
-        click.echo(f"{num:>3}  {node['host']:<12} {node['status']:<8} {node['role']:<12} {says}")
-
-
+# --- configuration -------------------------------------------------------------------------------
 @main.group("config")
 def config_group():
     """Check the environment, or print the variable reference."""
@@ -215,9 +185,8 @@ def config_group():
 @config_group.command("check")
 @click.option("--role", type=click.Choice(sorted(config.LOADERS)), default="node", show_default=True)
 def config_check(role):
-    """Validate the environment for a role and print the resulting settings (secrets hidden)."""
-    cfg = _load(role)
-    for line in config.describe(cfg):
+    """Validate the environment for a role exactly as its entrypoint does; print the settings (secrets hidden)."""
+    for line in config.describe(role, _load(role)):
         click.echo(line)
 
 
@@ -227,6 +196,7 @@ def config_doc():
     click.echo(config.markdown(), nl=False)
 
 
+# --- health checks -------------------------------------------------------------------------------
 @main.group()
 def health():
     """Health checks (exit 0 healthy, 1 not); healthchecks/ calls these."""
@@ -235,38 +205,32 @@ def health():
 @health.command("is-major-master")
 def health_is_major_master():
     """Healthy unless this node is a primary that a majority of its partners does not follow."""
-    from .health import checks
+    from .node.health import is_major_master
 
-    _verdict(checks.is_major_master(_load("node")))
+    _verdict(is_major_master(_load("node")))
 
 
 @health.command("has-write-node")
 def health_has_write_node():
     """Healthy when pgpool has an attached primary to send writes to."""
-    from .health import checks
+    from .pgpool.health import has_write_node
 
-    _verdict(checks.has_write_node(_load("pgpool")))
+    _verdict(has_write_node(_load("pgpool")))
 
 
 @health.command("has-enough-backends")
 @click.argument("count", type=int, required=False)
 def health_has_enough_backends(count):
     """Healthy when at least COUNT backends are up in pgpool (default REQUIRE_MIN_BACKENDS, at least 1)."""
-    from .health import checks
+    from .pgpool.health import has_enough_backends
 
     cfg = _load("pgpool")
-    _verdict(checks.has_enough_backends(cfg, count if count is not None else max(1, cfg.require_min_backends)))
+    _verdict(has_enough_backends(cfg, count if count is not None else max(1, cfg.require_min_backends)))
 
 
 @health.command("barman-check")
 def health_barman_check():
     """Healthy when `barman check` passes: WAL streaming, a backup, the retention policy."""
-    from .health import checks
+    from .backup.health import barman_check
 
-    _verdict(checks.barman_check(_load("barman")))
-
-
-def _verdict(result):
-    healthy, message = result
-    click.echo(message)
-    sys.exit(0 if healthy else 1)
+    _verdict(barman_check(_load("barman")))

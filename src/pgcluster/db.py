@@ -12,7 +12,7 @@ import threading
 
 import psycopg2
 
-SOCKET_DIR = "/var/run/postgresql"
+from .paths import SOCKET_DIR
 
 
 def connect(host=SOCKET_DIR, port=5432, user="postgres", dbname="postgres", password=None, timeout=2,

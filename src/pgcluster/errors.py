@@ -22,11 +22,14 @@ class FatalError(PgclusterError):
 
 
 class Redecide(Exception):
-    """Stop PostgreSQL and decide the node's role again, for the reason given.
+    """A duty's one way to change the node's role: stop PostgreSQL and decide the role again.
 
     urgent: stop with an immediate shutdown (a primary that must stop writing now).
+    decision: carry out this Decision instead of deciding afresh (a fence, a rewind); the duty
+    that raises it has logged why.
     """
 
-    def __init__(self, reason, urgent=False):
+    def __init__(self, reason, urgent=False, decision=None):
         super().__init__(reason)
         self.urgent = urgent
+        self.decision = decision

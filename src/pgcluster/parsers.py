@@ -101,11 +101,38 @@ def host_list(raw):
     return tuple(hosts)
 
 
+def networks(raw):
+    """ALLOWED_NETWORKS: samenet, samehost or networks in CIDR form, comma-separated, as a tuple."""
+    import ipaddress
+
+    result = tuple(n.strip() for n in raw.split(",") if n.strip())
+    for network in result:
+        if network in ("samenet", "samehost"):
+            continue
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            network = ""
+        if "/" not in network:
+            raise ValueError("samenet or comma-separated networks in CIDR form, such as 10.0.0.0/8")
+    return result
+
+
 def identifier(raw):
     value = raw.strip()
     if not _IDENT.match(value) or len(value) > 63:
         raise ValueError("a PostgreSQL identifier: a letter or '_' then letters, digits or '_'")
     return value
+
+
+def key_values(text, separator, lower=False):
+    """Lines of 'key<separator>value' (pg_controldata, pcp_node_info, backup.info) as a dict, both stripped."""
+    fields = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition(separator)
+        if sep:
+            fields[key.strip().lower() if lower else key.strip()] = value.strip()
+    return fields
 
 
 def text(raw):

@@ -1,7 +1,9 @@
 """Subprocesses: argv lists, a timeout, and clear errors with redacted output."""
 import logging
 import re
+import shlex
 import subprocess
+import threading
 
 from .errors import CommandError
 
@@ -19,22 +21,29 @@ def redact(text, secrets=()):
     return text
 
 
+def command(argv, secrets=()):
+    """argv as one redacted line, for error messages: which program, subcommand and options failed."""
+    return redact(shlex.join(str(a) for a in argv), secrets)
+
+
 def run(argv, timeout=60, env=None, input=None, check=True, secrets=(), cwd=None):
-    """Run argv; return the CompletedProcess, or raise CommandError when it fails."""
+    """Run argv; return the CompletedProcess (text output), or raise CommandError when it fails.
+
+    input may be str or bytes (then fed as is); output is decoded, undecodable bytes replaced.
+    """
     try:
-        result = subprocess.run(
-            argv, capture_output=True, text=True, timeout=timeout, env=env, input=input, cwd=cwd
-        )
+        result = subprocess.run(argv, capture_output=True, timeout=timeout, env=env, cwd=cwd,
+                                input=input.encode() if isinstance(input, str) else input)
     except subprocess.TimeoutExpired:
-        raise CommandError(f"{' '.join(argv[:3])} did not finish within {timeout} s.") from None
+        raise CommandError(f"{command(argv, secrets)} did not finish within {timeout} s.") from None
     except FileNotFoundError:
         raise CommandError(f"{argv[0]} is not installed.") from None
+    result.stdout = result.stdout.decode(errors="replace")
+    result.stderr = result.stderr.decode(errors="replace")
     if check and result.returncode != 0:
         output = (result.stderr.strip() or result.stdout.strip()).splitlines()[-6:]
-        raise CommandError(
-            f"{' '.join(argv[:3])} exited with {result.returncode}: "
-            + redact(" | ".join(output), secrets)
-        )
+        raise CommandError(f"{command(argv, secrets)} exited with {result.returncode}: "
+                           + redact(" | ".join(output), secrets))
     return result
 
 
@@ -43,8 +52,6 @@ def forward_output(process, label, skip=None):
 
     skip: a compiled pattern of lines that are routine noise for an operator.
     """
-    import threading
-
     child_logger = logging.getLogger(f"pgcluster.{label}")
 
     def pump():

@@ -3,7 +3,7 @@ import subprocess
 
 import pytest
 
-from .cluster import ROOT, SERVICES, Cluster
+from .cluster import ROOT, SERVICES, Cluster, wait_for
 from .writer import Writer
 
 pytestmark = pytest.mark.e2e
@@ -36,16 +36,32 @@ def images():
 
 
 def start_cluster(name, workdir, services_yaml=""):
-    """A fresh default cluster, healthy, with a `writes` table for Writer."""
+    """A fresh default cluster, healthy, with a `writes` table for Writer; pgmaster is its primary."""
     cluster = Cluster(name, workdir, services_yaml=services_yaml)
     cluster.down()
     cluster.up()
     cluster.wait_healthy(SERVICES, timeout=180)
     cluster.query("pgmaster", "CREATE TABLE writes (n bigint PRIMARY KEY, at timestamptz DEFAULT now())")
+    cluster.primary = "pgmaster"
     return cluster
 
 
-def writer_for(cluster):
-    writer = Writer([cluster.port(s) for s in SERVICES], cluster.password)
+def cluster_fixture(name, services_yaml=""):
+    """A module-scoped fixture: one fresh cluster that a module's scenarios go through in order."""
+
+    @pytest.fixture(scope="module")
+    def cluster(tmp_path_factory):
+        c = start_cluster(name, tmp_path_factory.mktemp(name), services_yaml)
+        yield c
+        c.down()
+
+    return cluster
+
+
+def writer_for(cluster, services=SERVICES, warm=10):
+    """A running Writer through the services' ports (libpq multi-host over the nodes, or one router), once
+    it has had `warm` writes acknowledged."""
+    writer = Writer([cluster.port(s) for s in services], cluster.password)
     writer.start()
+    wait_for(lambda: len(writer.acked) > warm, 30, "the writer to get going")
     return writer

@@ -15,17 +15,12 @@ import pytest
 from pgcluster import db
 
 from .cluster import SERVICES, failed_start, wait_for
-from .conftest import start_cluster
+from .conftest import cluster_fixture, start_cluster
 
 BARMAN = ("barman", "-c", "/etc/pgcluster/barman.conf")
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    c = start_cluster("backup", tmp_path_factory.mktemp("backup"))
-    c.primary = "pgmaster"
-    yield c
-    c.down()
+cluster = cluster_fixture("backup")
 
 
 def backup_ids(cluster):

@@ -11,18 +11,13 @@ import time
 import pytest
 
 from .cluster import NODE_NAMES, SERVICES, wait_for
-from .conftest import start_cluster, writer_for
+from .conftest import cluster_fixture, writer_for
 
 FENCE_TIMEOUT = 3  # the default
 FIRST_LEVEL = ("pgmaster", "pgslave1", "pgslave3")
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    c = start_cluster("partition", tmp_path_factory.mktemp("partition"))
-    c.primary = "pgmaster"
-    yield c
-    c.down()
+cluster = cluster_fixture("partition")
 
 
 def direct_write(cluster, service):
@@ -33,7 +28,6 @@ def direct_write(cluster, service):
 
 def test_disconnected_primary_fences_itself_and_a_standby_takes_over(cluster):
     writer = writer_for(cluster)
-    wait_for(lambda: len(writer.acked) > 10, 20, "the writer to get going")
     assert direct_write(cluster, "pgmaster")
     cut_at = time.monotonic()
     cluster.disconnect("pgmaster")
@@ -59,27 +53,26 @@ def test_reconnected_primary_rejoins_as_a_standby_with_the_new_rows(cluster):
     assert cluster.wait_tree() == cluster.primary
     wait_for(lambda: cluster.query("pgmaster", "SELECT count(*) FROM writes WHERE n = -4")[0][0] == 1, 30,
              "the new primary's rows on pgmaster")
-    logs = cluster.logs("pgmaster")
-    assert "Fencing: this primary" in logs
-    assert "rejoining as its standby with pg_rewind" in logs
+    assert "rejoining as its standby with pg_rewind" in cluster.logs("pgmaster")  # the decision taken
 
 
 def test_frozen_primary_steps_down_when_it_wakes(cluster):
     frozen = cluster.primary
     cluster.wait_repmgrd_settled([s for s in SERVICES if s != frozen])
     writer = writer_for(cluster)
-    wait_for(lambda: len(writer.acked) > 10, 20, "the writer to get going")
     paused_at = time.monotonic()
     cluster.pause(frozen)
     try:
         wait_for(lambda: writer.first_ack_after(paused_at, not_on=NODE_NAMES[frozen]), 60, "writes on a new primary")
     finally:
         cluster.unpause(frozen)
+    woke_at = time.monotonic()
+    wait_for(lambda: sum(1 for _, t, _ in writer.acked if t > woke_at) > 40, 60, "writes after it woke")
     writer.stop()
     cluster.primary = cluster.wait_tree()
     assert cluster.primary != frozen
-    logs = cluster.logs(frozen)
-    assert "Fencing: this primary has not seen a majority" in logs or "stepping down" in logs
+    assert not [n for n, t, node in writer.acked if t > woke_at and node == NODE_NAMES[frozen]], \
+        "the frozen primary took writes after it woke"
 
 
 def test_cut_off_standby_causes_no_failover_and_catches_up(cluster):
@@ -118,13 +111,11 @@ def test_cascade_finds_the_primary_when_repmgrd_does_not_move_it(cluster):
     wait_for(lambda: cluster.sender("pgslave2") == "pgslave1", 60, "pgslave2 to stream from pgslave1")
     cluster.wait_repmgrd_settled(["pgslave2"])  # not about to be restarted after a move
     cluster.exec("pgslave2", "pkill", "-STOP", "-x", "repmgrd")  # present, but it decides nothing
-    rejoins = cluster.logs("pgslave2").count("has not streamed on")
     cluster.kill("pgslave1")
     cluster.query(cluster.primary, "INSERT INTO writes (n) VALUES (-7)")
     wait_for(lambda: cluster.query("pgslave2", "SELECT count(*) FROM writes WHERE n = -7")[0][0] == 1, 60,
              "the cascade to receive data without its upstream and without repmgrd")
-    assert cluster.sender("pgslave2") == cluster.primary
-    assert cluster.logs("pgslave2").count("has not streamed on") > rejoins
+    assert cluster.sender("pgslave2") == cluster.primary  # moved while its repmgrd was frozen: by pgcluster
     cluster.start("pgslave1")
     wait_for(lambda: cluster.sender("pgslave2") == "pgslave1", 90, "the cascade to return under pgslave1")
     assert cluster.wait_tree() == cluster.primary

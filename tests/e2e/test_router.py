@@ -8,20 +8,13 @@ import time
 import pytest
 
 from .cluster import NODE_NAMES, SERVICES, failed_start, wait_for
-from .conftest import start_cluster
-from .writer import Writer
+from .conftest import cluster_fixture, writer_for
 
 FIRST_LEVEL = ("pgmaster", "pgslave1", "pgslave3")
 NODE_OF = {name: service for service, name in NODE_NAMES.items()}
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    c = start_cluster("router", tmp_path_factory.mktemp("router"))
-    c.wait_healthy(["pgpool"], timeout=120)
-    c.primary = "pgmaster"
-    yield c
-    c.down()
+cluster = cluster_fixture("router")
 
 
 def via_pgpool(cluster, sql, params=None, timeout=5):
@@ -49,13 +42,11 @@ def weight(cluster, service):
 
 
 def writer_through_pgpool(cluster):
-    writer = Writer([cluster.port("pgpool")], cluster.password)
-    writer.start()
-    wait_for(lambda: len(writer.acked) > 10, 30, "writes through pgpool")
-    return writer
+    return writer_for(cluster, services=["pgpool"])
 
 
 def test_writes_and_reads_through_pgpool(cluster):
+    cluster.wait_healthy(["pgpool"], timeout=120)
     via_pgpool(cluster, "INSERT INTO writes (n) VALUES (-1)")
     # A new session may read from a standby, which replays the row asynchronously.
     wait_for(lambda: via_pgpool(cluster, "SELECT n FROM writes WHERE n = -1") == [(-1,)], 10,
@@ -112,7 +103,6 @@ def test_a_lagging_standby_gets_no_reads(cluster):
                    timeout=30)
         wait_for(lambda: weight(cluster, lagging) == 0, 30,
                  "the watcher to send pgslave3 no new sessions, more than delay_threshold behind")
-        assert "sending it no new sessions, because pgslave3 is" in cluster.logs("pgpool")
         assert lagging not in served_by(cluster)
     finally:
         cluster.exec(lagging, "pkill", "-CONT", "-f", "walreceiver")
@@ -139,7 +129,6 @@ def test_the_restarted_old_primary_is_attached_as_a_standby(cluster):
     assert cluster.wait_tree() == cluster.primary
     wait_for(lambda: pool_nodes(cluster)["pgmaster"] == ("up", "standby"), 60,
              "pgmaster attached again as a standby")
-    assert "Backend 0 (pgmaster): attaching it, because pgmaster streams from the primary" in cluster.logs("pgpool")
 
 
 def fault_through_pgpool(cluster, inflict, undo):
@@ -211,7 +200,7 @@ services:
      "pgcluster: BACKENDS='0:pgmaster:5432,pgslave1' is not valid: expected comma-separated "
      "num:host:port:weight:data_dir:flag entries"),
     ("configs", "0:pgmaster::::", "      CHECK_PASSWORD: secret\n      CONFIGS: 'num_init_childs:64'",
-     "pgcluster: CONFIGS sets num_init_childs, which pgpool-II 4.3 does not know"),
+     "pgcluster: CONFIGS sets num_init_childs, which pgpool-II does not know"),
     ("nopw", "0:pgmaster::::", "",
      "pgcluster: CHECK_PASSWORD is required: set it (or CHECK_PASSWORD_FILE)."),
     ("minimum", "0:pgmaster::::", "      CHECK_PASSWORD: secret\n      REQUIRE_MIN_BACKENDS: '1'\n"

@@ -1,23 +1,18 @@
-import os
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pytest
 
-from pgcluster import config
-from pgcluster.backup import files, metrics
-from pgcluster.backup.recovery import choose_backup
+from pgcluster.backup import metrics, targets
 from pgcluster.backup.scheduler import next_run
+from pgcluster.backup.targets import choose_backup
+from pgcluster.cluster.status import NodeStatus
 from pgcluster.errors import ConfigError, FatalError
-from pgcluster.node.role import Action, Facts, Local, Peer, decide_role
+from pgcluster.node.role import Action, Facts, Local, decide_role
 
-GOLDEN = Path(__file__).parent / "golden"
-ENV = {"REPLICATION_HOST": "pgmaster,pgslave1,pgslave3", "REPLICATION_PASSWORD": "r:p", "POSTGRES_PASSWORD": "p"}
+from .goldens import BARMAN_ENV
+from .helpers import down, loader, standby
 
-
-def load(**changes):
-    env = {**ENV, **changes}
-    return config.load_barman({k: v for k, v in env.items() if v is not None})
+load, problems = loader("barman", BARMAN_ENV)
 
 
 def epoch(text):
@@ -34,25 +29,14 @@ def epoch(text):
     ({"UPSTREAM_NAME": "my cluster"}, "UPSTREAM_NAME='my cluster' is not valid"),
 ])
 def test_bad_values_name_the_variable_and_the_form(changes, expected):
-    with pytest.raises(ConfigError) as caught:
-        load(**changes)
-    assert len(caught.value.problems) == 1 and caught.value.problems[0].startswith(expected)
+    found = problems(**changes)
+    assert len(found) == 1 and found[0].startswith(expected), found
 
 
 def test_schedule_is_normalised_and_fires_in_utc():
     cfg = load(BACKUP_SCHEDULE="30  2 * * *")
     assert cfg.schedule == "30 2 * * *"
     assert next_run(cfg.schedule, epoch("2026-11-22 10:00:00")) == epoch("2026-11-23 02:30:00")
-
-
-@pytest.mark.parametrize("path", sorted(files.render_all(load())))
-def test_barman_files_match_golden(path):
-    """Set UPDATE_GOLDEN=1 to rewrite the golden files after an intended change."""
-    content, mode = files.render_all(load())[path]
-    golden = GOLDEN / ("barman-" + os.path.basename(path))
-    if os.environ.get("UPDATE_GOLDEN"):
-        golden.write_text(content)
-    assert content == golden.read_text() and mode == 0o600
 
 
 BACKUPS = [
@@ -127,14 +111,14 @@ RESTORED = Local(has_data=True, was_primary=True, timeline=1, lsn=100, restored=
 
 
 @pytest.mark.parametrize("peers, action, reason", [
-    ([Peer("pgslave1", True, running=True, role="standby", primary="pgmaster"), Peer("pgslave3", True)],
+    ([standby("pgslave1"), NodeStatus("pgslave3")],
      Action.WAIT, "this node holds data restored from a backup; waiting for pgslave1 to stop for the recovery"),
-    ([Peer("pgslave1", True), Peer("pgslave3", False)], Action.START_PRIMARY,
+    ([NodeStatus("pgslave1"), down("pgslave3")], Action.START_PRIMARY,
      "this node holds data restored from a backup and no partner runs; starting it as the primary, which "
      "replays WAL up to the recovery target"),
-    ([Peer("pgslave1", False), Peer("pgslave3", False)], Action.WAIT,
+    ([down("pgslave1"), down("pgslave3")], Action.WAIT,
      "this node holds data restored from a backup but only 1 of 3 partners answer; waiting for a majority"),
-    ([Peer("pgslave1", True, has_data=True, timeline=5), Peer("pgslave3", True)], Action.START_PRIMARY,
+    ([NodeStatus("pgslave1", has_data=True, timeline=5), NodeStatus("pgslave3")], Action.START_PRIMARY,
      "this node holds data restored from a backup and no partner runs; starting it as the primary, which "
      "replays WAL up to the recovery target"),  # held partners' newer timelines do not count
 ])
@@ -142,3 +126,25 @@ def test_restored_data_starts_as_primary_once_no_partner_runs(peers, action, rea
     facts = Facts("pgmaster", RESTORED, True, "pgmaster", VOTERS, tuple(peers))
     decision = decide_role(facts)
     assert (decision.action, decision.reason) == (action, reason)
+
+
+@pytest.mark.parametrize("options, expected", [
+    ({"target_time": "2026-11-22 10:15:00"}, ("time", epoch("2026-11-22 10:15:00"))),
+    ({"target_time": "2026-11-22T11:15:00+01:00"}, ("time", epoch("2026-11-22 10:15:00"))),
+    ({"target_lsn": "0/3000148"}, ("lsn", "0/3000148")),
+    ({"target_name": "before_upgrade"}, ("name", "before_upgrade")),
+    ({"latest": True}, ("latest", None)),
+])
+def test_recovery_targets_from_the_command_line(options, expected):
+    assert targets.parse(**options) == expected
+
+
+@pytest.mark.parametrize("options, message", [
+    ({}, "give exactly one of --target-time, --target-lsn, --target-name or --latest."),
+    ({"latest": True, "target_lsn": "0/1"}, "give exactly one of"),
+    ({"target_time": "yesterday"}, "--target-time='yesterday' is not valid: expected an ISO 8601 time"),
+])
+def test_bad_recovery_targets_are_refused_with_one_line(options, message):
+    with pytest.raises(ConfigError) as caught:
+        targets.parse(**options)
+    assert len(caught.value.problems) == 1 and caught.value.problems[0].startswith(message)

@@ -1,20 +1,11 @@
 import pytest
 
 from pgcluster import config
-from pgcluster.errors import ConfigError
+
+from .helpers import loader
 
 BASE = {"NODE_NAME": "node1", "POSTGRES_PASSWORD": "pw", "REPLICATION_PASSWORD": "rpw"}
-
-
-def load(**changes):
-    env = {**BASE, **changes}
-    return config.load_node({k: v for k, v in env.items() if v is not None})
-
-
-def problems(**changes):
-    with pytest.raises(ConfigError) as caught:
-        load(**changes)
-    return caught.value.problems
+load, problems = loader("node", BASE)
 
 
 def test_defaults():
@@ -109,7 +100,7 @@ def test_secret_from_file(tmp_path):
     cfg = load(POSTGRES_PASSWORD=None, POSTGRES_PASSWORD_FILE=str(secret))
     assert cfg.postgres_password == "s3cret:with\\chars"
     assert "s3cret" not in repr(cfg)
-    assert "s3cret" not in "\n".join(config.describe(cfg))
+    assert "s3cret" not in "\n".join(config.describe("node", cfg))
 
 
 def test_secret_and_file_both_set_is_an_error(tmp_path):
@@ -142,3 +133,34 @@ def test_topology(host, upstream, partners, initial, voters):
 def test_configuration_doc_is_generated_from_the_table():
     with open("doc/CONFIGURATION.md", encoding="utf-8") as handle:
         assert handle.read() == config.markdown(), "doc/CONFIGURATION.md is stale: run `make docs`"
+
+
+@pytest.mark.parametrize("configs, expected", [
+    ("port:5", "CONFIGS sets port, which pgcluster manages; remove it from CONFIGS."),
+    ("shard_buffers:128MB", 'CONFIGS is not valid: unrecognized configuration parameter "shard_buffers"'),
+    ("shared_buffers:lots", 'CONFIGS is not valid: invalid value for parameter "shared_buffers": "lots"'),
+])
+def test_configs_are_judged_by_the_loader_itself(configs, expected):
+    found = problems(CONFIGS=configs)
+    assert len(found) == 1 and found[0].startswith(expected), found
+
+
+def test_a_bad_configs_does_not_hide_other_problems():
+    found = problems(CONFIGS="shard_buffers:1", NODE_PRIORITY="high")
+    assert [p.split()[0] for p in found] == ["NODE_PRIORITY='high'", "CONFIGS"]
+
+
+@pytest.mark.parametrize("role", sorted(config.LOADERS))
+def test_describe_hides_exactly_the_spec_secrets(role):
+    secret_fields = {var.field for var in config.variables(role) if var.secret}
+    envs = {"node": BASE, "pgpool": {"BACKENDS": "0:a", "DB_USERS": "u:pw1", "CHECK_USER": "c",
+                                     "CHECK_PASSWORD": "pw2", "PCP_PASSWORD": "pw3"},
+            "barman": {"REPLICATION_HOST": "a", "REPLICATION_PASSWORD": "pw4", "POSTGRES_PASSWORD": "pw5"}}
+    cfg = config.load(role, envs[role])
+    lines = dict(line.split(" = ", 1) for line in config.describe(role, cfg))
+    for name, shown in lines.items():
+        if name in secret_fields:
+            assert "pw" not in shown, (name, shown)
+        else:
+            assert shown == repr(getattr(cfg, name)), name
+    assert secret_fields and secret_fields <= set(lines)

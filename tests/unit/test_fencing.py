@@ -4,54 +4,53 @@ from types import SimpleNamespace
 
 import pytest
 
+from pgcluster.cluster.status import NodeStatus
 from pgcluster.errors import Redecide
-from pgcluster.node import fencing
-from pgcluster.node.fencing import Fencing, rival_with_precedence
-from pgcluster.node.promotion import check_promotion
+from pgcluster.node.facts import Live
+from pgcluster.node.fencing import Fencing, PartnerWatch, rival_with_precedence
+from pgcluster.node.promotion import check_promotion, validate
+from pgcluster.node.role import Action
 from pgcluster.node.sync import synchronous_names
+
+from .helpers import FakeClient, answer, down, primary, standby
 
 VOTERS = ("pgmaster", "pgslave1", "pgslave3")
 
 
-def node(role="standby", running=True, primary="pgmaster", fenced=False, lsn=100, timeline=1, **extra):
-    return dict(role=role, running=running, primary=primary, fenced=fenced, lsn=lsn, timeline=timeline, **extra)
-
-
 @pytest.mark.parametrize("answers, expected", [
-    ({"pgslave1": node(), "pgslave3": node()}, None),
-    ({"pgslave1": node(role="primary", timeline=2), "pgslave3": None}, "pgslave1"),
-    ({"pgslave1": node(role="primary", timeline=1)}, None),          # same timeline, listed after me
-    ({"pgslave1": node(role="primary", timeline=2, fenced=True)}, None),
-    ({"pgslave1": node(role="primary", timeline=2, running=False)}, None),
+    ({"pgslave1": standby("pgslave1"), "pgslave3": standby("pgslave3")}, None),
+    ({"pgslave1": primary("pgslave1", timeline=2), "pgslave3": down("pgslave3")}, "pgslave1"),
+    ({"pgslave1": primary("pgslave1", timeline=1)}, None),          # same timeline, listed after me
+    ({"pgslave1": primary("pgslave1", timeline=2, fenced=True)}, None),
+    ({"pgslave1": answer("pgslave1", running=False, timeline=2)}, None),
 ])
 def test_rival_with_precedence(answers, expected):
-    assert rival_with_precedence({"host": "pgmaster", "timeline": 1}, answers, VOTERS) == expected
+    assert rival_with_precedence("pgmaster", 1, answers, VOTERS) == expected
 
 
 def test_rival_with_equal_timeline_listed_first_wins():
-    me = {"host": "pgslave3", "timeline": 2}
-    assert rival_with_precedence(me, {"pgslave1": node(role="primary", timeline=2)}, VOTERS) == "pgslave1"
+    assert rival_with_precedence("pgslave3", 2, {"pgslave1": primary("pgslave1", timeline=2)}, VOTERS) == "pgslave1"
 
 
-ME = {"host": "pgslave1", "primary": "pgmaster", "lsn": 100, "upstream_last_seen": 1}
+ME = NodeStatus("pgslave1", role="standby", running=True, primary="pgmaster", lsn=100, upstream_last_seen=1)
 
 
 @pytest.mark.parametrize("answers, mode, allowed, reason, wait", [
-    ({"pgmaster": None, "pgslave3": node()}, "eventual", True,
+    ({"pgmaster": down("pgmaster"), "pgslave3": standby("pgslave3")}, "eventual", True,
      "pgmaster does not answer and 2 of 3 partners answer; promoting once 4 s have passed since it was last seen", 3.0),
-    ({"pgmaster": node(role="primary"), "pgslave3": node()}, "eventual", False,
+    ({"pgmaster": primary("pgmaster"), "pgslave3": standby("pgslave3")}, "eventual", False,
      "pgmaster still answers as a running primary, so it has not failed; not promoting", 0.0),
-    ({"pgmaster": node(role="standby", fenced=True), "pgslave3": node()}, "eventual", True,
+    ({"pgmaster": answer("pgmaster", primary="", fenced=True), "pgslave3": standby("pgslave3")}, "eventual", True,
      "pgmaster has fenced itself and 3 of 3 partners answer; promoting once 4 s have passed since it was last seen",
      3.0),
-    ({"pgmaster": None, "pgslave3": None}, "eventual", False,
+    ({"pgmaster": down("pgmaster"), "pgslave3": down("pgslave3")}, "eventual", False,
      "only 1 of 3 partners answer; a standby in a minority is never promoted", 0.0),
-    ({"pgmaster": None, "pgslave3": node(running=False)}, "strict", False,
+    ({"pgmaster": down("pgmaster"), "pgslave3": answer("pgslave3", running=False)}, "strict", False,
      "strict mode: pgslave3 does not answer and may hold acknowledged commits this node lacks; waiting for it "
      "rather than losing them", 0.0),
-    ({"pgmaster": None, "pgslave3": node(lsn=200)}, "strict", False,
+    ({"pgmaster": down("pgmaster"), "pgslave3": standby("pgslave3", lsn=200)}, "strict", False,
      "strict mode: pgslave3 has received more WAL than this node", 0.0),
-    ({"pgmaster": None, "pgslave3": node(lsn=100)}, "strict", True,
+    ({"pgmaster": down("pgmaster"), "pgslave3": standby("pgslave3", lsn=100)}, "strict", True,
      "pgmaster does not answer and 2 of 3 partners answer; promoting once 4 s have passed since it was last seen", 3.0),
 ])
 def test_check_promotion(answers, mode, allowed, reason, wait):
@@ -59,8 +58,27 @@ def test_check_promotion(answers, mode, allowed, reason, wait):
 
 
 def test_promotion_waits_nothing_once_the_fence_time_has_passed():
-    me = dict(ME, upstream_last_seen=9)
-    assert check_promotion(me, {"pgmaster": None, "pgslave3": node()}, VOTERS, "eventual", 3.0)[2] == 0.0
+    me = NodeStatus("pgslave1", role="standby", running=True, primary="pgmaster", upstream_last_seen=9)
+    assert check_promotion(me, {"pgmaster": down("pgmaster"), "pgslave3": standby("pgslave3")}, VOTERS,
+                           "eventual", 3.0)[2] == 0.0
+
+
+def test_validate_waits_then_refuses_when_the_old_primary_is_back():
+    client = FakeClient({"127.0.0.1": ME, "pgslave3": standby("pgslave3")})
+    slept = []
+
+    def sleep(seconds):
+        slept.append(seconds)
+        client.answers["pgmaster"] = primary("pgmaster")  # it answered again during the wait
+
+    assert validate("pgslave1", VOTERS, 8008, 3.0, "eventual", client=client, sleep=sleep) == (
+        False, "pgmaster answers as a running primary again; not promoting")
+    assert slept == [3.0]
+
+
+def test_validate_refuses_without_its_own_status():
+    assert validate("pgslave1", VOTERS, 8008, 3.0, "eventual", client=FakeClient()) == (
+        False, "this node's own status endpoint does not answer")
 
 
 @pytest.mark.parametrize("mode, connected, expected", [
@@ -83,7 +101,7 @@ def test_no_other_nodes_means_no_synchronous_standby():
 
 
 # --- the fencing tick reads what the partner watch last saw ---------------------------------------
-PRIMARY = {"role": "primary", "timeline": 1}
+PRIMARY = Live(role="primary", lsn=100, timeline=1, primary="pgmaster")
 
 
 class Quiet:
@@ -96,69 +114,66 @@ class Quiet:
         pass
 
 
-def fencing_for(since_ago):
+def fencing_for(since_ago, fenced=False):
     cfg = SimpleNamespace(host="pgmaster", voters=VOTERS, fence_timeout=3.0, status_port=8008)
-    duty = Fencing(SimpleNamespace(cfg=cfg, fenced=False, stopping=threading.Event()))
-    duty.watch, duty.fenced_for = Quiet(), []
-    duty.fence = duty.fenced_for.append
+    duty = Fencing(SimpleNamespace(cfg=cfg, fenced=fenced, client=FakeClient(), stopping=threading.Event()))
+    duty.watch = Quiet()
     duty.since = time.monotonic() - since_ago
     return duty
 
 
 def test_a_late_tick_does_not_fence_when_the_watch_saw_a_majority_recently():
     duty = fencing_for(since_ago=60)
-    duty.watch.latest = (time.monotonic() - 0.5, {"pgslave1": node(), "pgslave3": None}, True)
+    duty.watch.latest = (time.monotonic() - 0.5, {"pgslave1": standby("pgslave1"), "pgslave3": down("pgslave3")}, True)
     duty.watch.majority_at = time.monotonic() - 0.5
     duty.tick(PRIMARY)
-    assert duty.fenced_for == []
 
 
 def test_the_primary_fences_when_no_round_saw_a_majority_for_the_fence_timeout():
     duty = fencing_for(since_ago=60)
-    duty.watch.latest = (time.monotonic() - 0.5, {"pgslave1": None, "pgslave3": None}, False)
+    duty.watch.latest = (time.monotonic() - 0.5, {"pgslave1": down("pgslave1"), "pgslave3": down("pgslave3")}, False)
     duty.watch.majority_at = time.monotonic() - 3.5
-    duty.tick(PRIMARY)
-    assert len(duty.fenced_for) == 1 and "reached 1 of 3" in duty.fenced_for[0], duty.fenced_for
+    with pytest.raises(Redecide) as raised:
+        duty.tick(PRIMARY)
+    assert raised.value.urgent and raised.value.decision.action is Action.FENCE
+    assert "reached 1 of 3" in raised.value.decision.reason
 
 
 def test_a_new_primary_has_the_fence_timeout_before_it_must_have_seen_a_majority():
-    duty = fencing_for(since_ago=1)
-    duty.tick(PRIMARY)
-    assert duty.fenced_for == []
+    fencing_for(since_ago=1).tick(PRIMARY)
 
 
 def test_a_rival_seen_in_a_fresh_round_makes_the_primary_step_down():
     duty = fencing_for(since_ago=10)
-    duty.watch.latest = (time.monotonic(), {"pgslave1": node(role="primary", timeline=2)}, True)
+    duty.watch.latest = (time.monotonic(), {"pgslave1": primary("pgslave1", timeline=2)}, True)
+    duty.watch.majority_at = time.monotonic()
     with pytest.raises(Redecide) as raised:
         duty.tick(PRIMARY)
-    assert raised.value.urgent
+    assert raised.value.urgent and raised.value.decision is None
 
 
 def test_answers_from_before_this_node_became_primary_are_ignored():
     duty = fencing_for(since_ago=1)
-    duty.watch.latest = (time.monotonic() - 2, {"pgslave1": node(role="primary", timeline=2)}, True)
+    duty.watch.latest = (time.monotonic() - 2, {"pgslave1": primary("pgslave1", timeline=2)}, True)
     duty.tick(PRIMARY)  # no step-down: that round was asked while this node was a standby
-    assert duty.fenced_for == []
 
 
 def test_a_fenced_node_decides_again_only_on_a_majority_seen_after_the_fence():
-    duty = fencing_for(since_ago=5)
-    duty.sup.fenced = True
-    duty.watch.latest = (time.monotonic() - 6, {"pgslave1": node(), "pgslave3": node()}, True)
+    duty = fencing_for(since_ago=5, fenced=True)
+    duty.watch.latest = (time.monotonic() - 6, {"pgslave1": standby("pgslave1"), "pgslave3": standby("pgslave3")}, True)
     duty.tick(None)
-    duty.watch.latest = (time.monotonic(), {"pgslave1": node(), "pgslave3": None}, True)
-    with pytest.raises(Redecide):
+    duty.watch.latest = (time.monotonic(), {"pgslave1": standby("pgslave1"), "pgslave3": down("pgslave3")}, True)
+    with pytest.raises(Redecide) as raised:
         duty.tick(None)
+    assert raised.value.decision is None
 
 
-def test_a_round_records_when_it_saw_a_majority(monkeypatch):
-    watch = fencing.PartnerWatch(SimpleNamespace(host="pgmaster", voters=VOTERS, fence_timeout=3.0,
-                                                 status_port=8008), threading.Event())
-    monkeypatch.setattr(fencing.facts, "ask_all", lambda hosts, port, timeout: {"pgslave1": node(),
-                                                                                 "pgslave3": None})
+def test_a_round_records_when_it_saw_a_majority():
+    client = FakeClient({"pgslave1": standby("pgslave1")})
+    cfg = SimpleNamespace(host="pgmaster", voters=VOTERS, fence_timeout=3.0)
+    watch = PartnerWatch(cfg, client, threading.Event())
     watch.ask_round(42.0)
     assert watch.latest[2] and watch.majority_at == 42.0
-    monkeypatch.setattr(fencing.facts, "ask_all", lambda hosts, port, timeout: dict.fromkeys(hosts))
+    client.answers.clear()
     watch.ask_round(43.0)
     assert not watch.latest[2] and watch.majority_at == 42.0

@@ -1,31 +1,15 @@
-import os
-from pathlib import Path
-
 import pytest
 
 from pgcluster import config
-from pgcluster.errors import ConfigError
 from pgcluster.parsers import Backend
-from pgcluster.pgpool import files, pcp, watcher
+from pgcluster.pgpool import files, paths, pcp, settings, watcher
+from pgcluster.pgpool.pcp import PoolNode
 
-GOLDEN = Path(__file__).parent / "golden"
-ENV = {
-    "BACKENDS": "0:pgmaster:5432:1:/var/lib/postgresql/data:ALLOW_TO_FAILOVER,1:pgslave1::::,2:pgslave3:5433:2",
-    "DB_USERS": "postgres:s3:cr,app:pw",
-    "CHECK_USER": "replication_user", "CHECK_PASSWORD": "check", "PCP_PASSWORD": "pcp",
-    "CONFIGS": "num_init_children:64",
-}
+from .goldens import PGPOOL_ENV
+from .helpers import answer, down, loader
+from .helpers import primary as primary_answer
 
-
-def load(**changes):
-    env = {**ENV, **changes}
-    return config.load_pgpool({k: v for k, v in env.items() if v is not None})
-
-
-def problems(**changes):
-    with pytest.raises(ConfigError) as caught:
-        load(**changes)
-    return caught.value.problems
+load, problems = loader("pgpool", PGPOOL_ENV)
 
 
 def test_backends_take_postdock_defaults_for_empty_fields():
@@ -39,7 +23,7 @@ def test_backends_take_postdock_defaults_for_empty_fields():
 def test_db_users_passwords_may_hold_colons_and_are_never_shown():
     cfg = load(DB_USERS="postgres:s3:cr,app:pw")
     assert cfg.db_users == (("postgres", "s3:cr"), ("app", "pw"))
-    assert "s3:cr" not in repr(cfg) and "s3:cr" not in "\n".join(config.describe(cfg))
+    assert "s3:cr" not in repr(cfg) and "s3:cr" not in "\n".join(config.describe("pgpool", cfg))
 
 
 @pytest.mark.parametrize("changes, expected", [
@@ -68,78 +52,79 @@ def test_bad_values_name_the_variable_and_the_form(changes, expected):
     assert len(found) == 1 and found[0].startswith(expected), found
 
 
-KNOWN = {"num_init_children", "delay_threshold", "load_balance_mode"}
-
-
-@pytest.mark.parametrize("settings, expected", [
-    ({"num_init_children": "64"}, []),
-    ({"num_init_childs": "64"}, ["CONFIGS sets num_init_childs, which pgpool-II 4.3 does not know; expected "
-                                 "name:value pairs of pgpool.conf settings."]),
-    ({"backend_hostname0": "x"}, ["CONFIGS sets backend_hostname0, which pgcluster manages (BACKENDS, the "
-                                  "container layout and the lag check); remove it from CONFIGS."]),
-    ({"sr_check_period": "1"}, ["CONFIGS sets sr_check_period, which pgcluster manages (BACKENDS, the "
-                                "container layout and the lag check); remove it from CONFIGS."]),
-    ({"delay_threshold": "0"}, []),
-    ({"delay_threshold": "1MB"}, ["CONFIGS sets delay_threshold to '1MB'; expected a whole number of bytes, "
-                                  "such as delay_threshold:1048576 (0 turns the lag rule off)."]),
+@pytest.mark.parametrize("configs, expected", [
+    ("num_init_children:64", []),
+    ("num_init_childs:64", ["CONFIGS sets num_init_childs, which pgpool-II does not know; expected "
+                            "name:value pairs of pgpool.conf settings."]),
+    ("backend_hostname0:x", ["CONFIGS sets backend_hostname0, which pgcluster manages (BACKENDS, the "
+                             "container layout and the lag check); remove it from CONFIGS."]),
+    ("sr_check_period:1", ["CONFIGS sets sr_check_period, which pgcluster manages (BACKENDS, the "
+                           "container layout and the lag check); remove it from CONFIGS."]),
+    ("delay_threshold:0", []),
+    ("delay_threshold:1MB", ["CONFIGS sets delay_threshold to '1MB'; expected a whole number of bytes, "
+                             "such as delay_threshold:1048576 (0 turns the lag rule off)."]),
 ])
-def test_check_settings(settings, expected):
-    assert files.check_settings(settings, KNOWN) == expected
+def test_configs_are_judged_against_pgpools_own_sample_by_the_loader(configs, expected):
+    if expected:
+        assert problems(CONFIGS=configs) == expected
+    else:
+        assert load(CONFIGS=configs).settings
 
 
-@pytest.mark.parametrize("path", sorted(files.render_all(load())))
-def test_pgpool_files_match_golden(path):
-    """Set UPDATE_GOLDEN=1 to rewrite the golden files after an intended change."""
-    content, mode = files.render_all(load())[path]
-    golden = GOLDEN / ("pgpool-" + os.path.basename(path))
-    if os.environ.get("UPDATE_GOLDEN"):
-        golden.write_text(content)
-    assert content == golden.read_text()
-    assert mode == 0o600
+def test_a_bad_configs_does_not_hide_other_problems():
+    found = problems(CONFIGS="num_init_childs:1", REQUIRE_MIN_BACKENDS="4")
+    assert [p.split()[0] for p in found] == ["REQUIRE_MIN_BACKENDS=4", "CONFIGS"], found
+
+
+def test_without_pgpools_sample_configs_cannot_be_judged(monkeypatch, tmp_path):
+    monkeypatch.setattr(paths, "SAMPLE_CONF", str(tmp_path / "missing"))
+    assert problems()[0].startswith("CONFIGS cannot be judged here")
 
 
 def test_parse_node_info():
     text = ("Hostname               : pgslave1\nPort                   : 5432\nStatus                 : 3\n"
             "Weight                 : 0.250000\nStatus Name            : down\nRole                   : standby\n"
             "Replication Delay      : 0\nLast Status Change     : 2026-11-22 03:00:00\n")
-    assert pcp.parse_node_info(text) == {"host": "pgslave1", "port": 5432, "status": "down", "weight": 0.25,
-                                         "role": "standby"}
+    assert pcp.parse_node_info(text) == PoolNode("pgslave1", 5432, "down", 0.25, "standby")
 
 
-def node(host, status="up", role="standby"):
-    return {"host": host, "status": status, "role": role}
+def node(host, status="up", role="standby", weight=0.5):
+    return PoolNode(host, 5432, status, weight, role)
 
 
-def answer(role="standby", primary="pgmaster", streaming=True, fenced=False, running=True):
-    return {"role": role, "primary": primary, "streaming": streaming, "fenced": fenced, "running": running}
+PRIMARY = primary_answer("pgmaster")
 
 
-PRIMARY = answer(role="primary", primary="pgmaster", streaming=False)
+def primary_at(host):
+    return primary_answer(host)
 
 
 @pytest.mark.parametrize("nodes, statuses, expected", [
     ({0: node("pgmaster", role="primary"), 1: node("pgslave1")},
-     {"pgmaster": PRIMARY, "pgslave1": answer()}, []),
+     {"pgmaster": PRIMARY, "pgslave1": answer("pgslave1")}, []),
     ({0: node("pgmaster", role="primary"), 1: node("pgslave1", status="down")},
-     {"pgmaster": PRIMARY, "pgslave1": answer()},
+     {"pgmaster": PRIMARY, "pgslave1": answer("pgslave1")},
      [("attach", 1, "pgslave1 streams from the primary pgmaster")]),
     ({0: node("pgmaster", status="down"), 1: node("pgslave1")},
-     {"pgmaster": PRIMARY, "pgslave1": answer()},
+     {"pgmaster": PRIMARY, "pgslave1": answer("pgslave1")},
      [("attach", 0, "pgmaster is the running primary")]),
     ({0: node("pgmaster", status="down"), 1: node("pgslave1", role="primary")},
-     {"pgmaster": answer(primary="pgslave1", streaming=False), "pgslave1": dict(PRIMARY, primary="pgslave1")},
+     {"pgmaster": answer("pgmaster", primary="pgslave1", streaming=False), "pgslave1": primary_at("pgslave1")},
      []),  # not streaming yet: not attached
     ({0: node("pgmaster", status="down"), 1: node("pgslave1", role="primary")},
-     {"pgmaster": answer(primary="pgmaster"), "pgslave1": dict(PRIMARY, primary="pgslave1")},
+     {"pgmaster": answer("pgmaster", primary="pgmaster"), "pgslave1": primary_at("pgslave1")},
      []),  # follows another primary: never attached
     ({0: node("pgmaster"), 1: node("pgslave1", role="primary")},
-     {"pgmaster": answer(role="standby", primary="", streaming=False, fenced=True),
-      "pgslave1": dict(PRIMARY, primary="pgslave1")},
+     {"pgmaster": answer("pgmaster", primary="", streaming=False, fenced=True), "pgslave1": primary_at("pgslave1")},
      [("detach", 0, "pgmaster has fenced itself")]),
     ({0: node("pgmaster", status="down"), 1: node("pgslave1", status="down")},
-     {"pgmaster": PRIMARY, "pgslave1": dict(PRIMARY, primary="pgslave1")},
-     []),  # two primaries: attach neither
-    ({0: node("pgmaster", status="down")}, {"pgmaster": None}, []),
+     {"pgmaster": PRIMARY, "pgslave1": primary_at("pgslave1")},
+     []),  # two primaries, neither followed and on one timeline: attach neither
+    ({0: node("pgmaster", status="down"), 1: node("pgslave1", status="down"), 2: node("pgslave3")},
+     {"pgmaster": PRIMARY, "pgslave1": primary_answer("pgslave1", timeline=2),
+      "pgslave3": answer("pgslave3", primary="pgslave1")},
+     [("attach", 1, "pgslave1 is the running primary")]),  # two primaries: the one the standbys follow
+    ({0: node("pgmaster", status="down")}, {"pgmaster": down("pgmaster")}, []),
 ])
 def test_watcher_decisions(nodes, statuses, expected):
     assert watcher.decide(nodes, statuses) == expected
@@ -147,16 +132,12 @@ def test_watcher_decisions(nodes, statuses, expected):
 
 MB = 1048576
 WEIGHTS = {0: 1.0, 1: 1.0, 2: 1.0}
-ALL_ANSWER = {"pgmaster": PRIMARY, "pgslave1": answer(), "pgslave3": answer()}
-
-
-def weighed(host, weight, status="up", role="standby"):
-    return dict(node(host, status, role), weight=weight)
+ALL_ANSWER = {"pgmaster": PRIMARY, "pgslave1": answer("pgslave1"), "pgslave3": answer("pgslave3")}
 
 
 def nodes_with(slave1_weight, slave3=("down", 0.0)):
-    return {0: weighed("pgmaster", 0.33, role="primary"), 1: weighed("pgslave1", slave1_weight),
-            2: weighed("pgslave3", slave3[1], status=slave3[0])}
+    return {0: node("pgmaster", role="primary", weight=0.33), 1: node("pgslave1", weight=slave1_weight),
+            2: node("pgslave3", status=slave3[0], weight=slave3[1])}
 
 
 ATTACH_3 = ("attach", 2, "pgslave3 streams from the primary pgmaster")
@@ -175,7 +156,7 @@ ATTACH_3 = ("attach", 2, "pgslave3 streams from the primary pgmaster")
     (nodes_with(0.5), {"pgslave1": 2 * MB, "pgslave3": 2 * MB}, 0, [ATTACH_3]),  # the rule is off
     (nodes_with(0.5), {}, MB, [ATTACH_3]),  # not measured: not judged
     (nodes_with(0.5, slave3=("up", 0.5)), {"pgmaster": 5 * MB}, MB, []),  # the primary never lags
-    ({0: weighed("pgmaster", 0.0, role="primary"), 1: weighed("pgslave1", 0.5)}, {"pgslave1": 0}, MB,
+    ({0: node("pgmaster", role="primary", weight=0.0), 1: node("pgslave1", weight=0.5)}, {"pgslave1": 0}, MB,
      [("weigh_in", 0, "pgmaster is the primary now")]),
 ])
 def test_watcher_keeps_new_sessions_off_a_lagging_standby(nodes, lags, threshold, expected):
@@ -183,8 +164,7 @@ def test_watcher_keeps_new_sessions_off_a_lagging_standby(nodes, lags, threshold
 
 
 def test_weighed_out_follows_pgpool_and_the_actions():
-    nodes = {0: weighed("pgmaster", 0.5, role="primary"), 1: weighed("pgslave1", 0.0),
-             2: weighed("pgslave3", 0.0)}
+    nodes = {0: node("pgmaster", role="primary"), 1: node("pgslave1", weight=0.0), 2: node("pgslave3", weight=0.0)}
     weights = {0: 1.0, 1: 1.0, 2: 0.0}  # pgslave3 has weight 0 in BACKENDS: not the watcher's doing
     assert watcher.weighed_out(nodes, weights, []) == {1}
     assert watcher.weighed_out(nodes, weights, [("weigh_in", 1, "")]) == set()
@@ -192,10 +172,10 @@ def test_weighed_out_follows_pgpool_and_the_actions():
 
 
 def test_unweighted_backends_render_with_weight_zero():
-    conf = files.render_all(load(), unweighted={1})[files.PGPOOL_CONF][0]
+    conf = files.render_all(load(), unweighted={1})[paths.PGPOOL_CONF][0]
     assert "backend_weight1 = 0\n" in conf and "backend_weight0 = 1.0\n" in conf
 
 
 def test_delay_threshold_defaults_and_follows_configs():
-    assert files.delay_threshold(load()) == MB
-    assert files.delay_threshold(load(CONFIGS="delay_threshold:0")) == 0
+    assert settings.delay_threshold(load()) == MB
+    assert settings.delay_threshold(load(CONFIGS="delay_threshold:0")) == 0

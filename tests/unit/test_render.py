@@ -1,33 +1,14 @@
-import os
-from pathlib import Path
-
 import jinja2
 import pytest
 
 from pgcluster import config, render
-from pgcluster.node import files
+from pgcluster.node import files, paths
 
-GOLDEN = Path(__file__).parent / "golden"
-ENV = {
-    "NODE_NAME": "node2", "CLUSTER_NODE_NETWORK_NAME": "pgslave1", "REPLICATION_PRIMARY_HOST": "pgmaster",
-    "PARTNER_NODES": "pgmaster,pgslave1,pgslave3", "POSTGRES_PASSWORD": "p:w\\d'x", "REPLICATION_PASSWORD": "r p",
-    "CONFIGS": "max_connections:200;search_path:\"$user\", public", "CONFIGS_DELIMITER_SYMBOL": ";",
-    "ALLOWED_NETWORKS": "samenet,10.0.0.0/8",
-}
-
-
-@pytest.mark.parametrize("path", sorted(files.render_all(config.load_node(ENV))))
-def test_node_files_match_golden(path):
-    """Set UPDATE_GOLDEN=1 to rewrite the golden files after an intended change."""
-    content, _mode = files.render_all(config.load_node(ENV))[path]
-    golden = GOLDEN / ("node-" + os.path.basename(path))
-    if os.environ.get("UPDATE_GOLDEN"):
-        golden.write_text(content)
-    assert content == golden.read_text()
+from .goldens import NODE_ENV
 
 
 def test_pgpass_is_private_and_escaped():
-    content, mode = files.render_all(config.load_node(ENV))["/etc/pgcluster/pgpass"]
+    content, mode = files.render_all(config.load("node", NODE_ENV))[paths.PGPASS]
     assert mode == 0o600
     assert "*:*:*:postgres:p\\:w\\\\d'x\n" in content
 

@@ -1,30 +1,14 @@
 import pytest
 
-from pgcluster.node.role import Action, Facts, Local, Peer, decide_role, has_quorum
+from pgcluster.cluster.quorum import has_quorum
+from pgcluster.node.role import Action, Facts, Local, decide_role
+
+from .helpers import answer, down, primary, standby, waiting
 
 VOTERS = ("pgmaster", "pgslave1", "pgslave3")
 EMPTY = Local(has_data=False)
 STANDBY_DATA = Local(has_data=True, was_primary=False, timeline=1, lsn=100)
 PRIMARY_DATA = Local(has_data=True, was_primary=True, timeline=1, lsn=100)
-
-
-def primary(host, timeline=1, lsn=200):
-    return Peer(host, reachable=True, running=True, role="primary", primary=host, has_data=True,
-                was_primary=True, timeline=timeline, lsn=lsn)
-
-
-def standby(host, of, timeline=1, lsn=150):
-    return Peer(host, reachable=True, running=True, role="standby", primary=of, has_data=True,
-                timeline=timeline, lsn=lsn)
-
-
-def waiting(host, has_data=False, was_primary=False, timeline=0, lsn=0):
-    return Peer(host, reachable=True, running=False, has_data=has_data, was_primary=was_primary,
-                timeline=timeline, lsn=lsn)
-
-
-def down(host):
-    return Peer(host, reachable=False)
 
 
 def facts(host, local, peers, upstream="pgmaster", voters=VOTERS, clean=False):
@@ -136,7 +120,7 @@ def facts(host, local, peers, upstream="pgmaster", voters=VOTERS, clean=False):
      Action.WAIT, "",
      "pgmaster is on timeline 3, newer than this node's 2, so another node was promoted; waiting for it to run as primary"),
     ("a fenced primary elsewhere is not a primary to follow",
-     facts("pgslave1", PRIMARY_DATA, [Peer("pgmaster", True, True, "standby", "", fenced=True, has_data=True, was_primary=True, timeline=1, lsn=90), standby("pgslave3", "pgslave1")]),
+     facts("pgslave1", PRIMARY_DATA, [answer("pgmaster", primary="", fenced=True, streaming=False, has_data=True, was_primary=True, timeline=1, lsn=90), standby("pgslave3", "pgslave1")]),
      Action.START_PRIMARY, "",
      "this node was primary, 3 of 3 partners answer and none knows another primary"),
 ])

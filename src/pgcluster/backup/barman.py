@@ -4,24 +4,24 @@ import logging
 import os
 
 from .. import proc
-from . import files
+from . import paths
 
 logger = logging.getLogger(__name__)
 
 
 def env():
-    return {"PATH": f"{files.BINDIR}:/usr/bin:/bin", "LANG": "C.UTF-8", "TZ": "UTC", "HOME": "/var/lib/barman",
-            "PGPASSFILE": files.PGPASS}
+    return {"PATH": f"{paths.BINDIR}:/usr/bin:/bin", "LANG": "C.UTF-8", "TZ": "UTC", "HOME": "/var/lib/barman",
+            "PGPASSFILE": paths.PGPASS}
 
 
 def run(*args, timeout=600, check=True, quiet=True):
     quiet_flag = ["-q"] if quiet else []
-    return proc.run(["barman", "-c", files.BARMAN_CONF, *quiet_flag, *args], timeout=timeout, env=env(),
+    return proc.run(["barman", "-c", paths.BARMAN_CONF, *quiet_flag, *args], timeout=timeout, env=env(),
                     check=check)
 
 
 def as_json(*args, timeout=120):
-    out = proc.run(["barman", "-c", files.BARMAN_CONF, "-f", "json", *args], timeout=timeout, env=env()).stdout
+    out = proc.run(["barman", "-c", paths.BARMAN_CONF, "-f", "json", *args], timeout=timeout, env=env()).stdout
     return json.loads(out) if out.strip() else {}
 
 

@@ -1,11 +1,6 @@
 """barman.conf and the password file, from the backup configuration."""
 from .. import render
-
-CONF_DIR = "/etc/pgcluster"
-BARMAN_CONF = f"{CONF_DIR}/barman.conf"
-PGPASS = f"{CONF_DIR}/pgpass"
-LOG_FILE = "/var/log/barman/barman.log"
-BINDIR = "/usr/lib/postgresql/15/bin"
+from . import paths
 
 
 def conninfos(cfg):
@@ -24,11 +19,12 @@ def conninfos(cfg):
 def render_all(cfg):
     conninfo, streaming = conninfos(cfg)
     return {
-        BARMAN_CONF: (render.render("barman.conf", backup_dir=cfg.backup_dir, log_file=LOG_FILE, bindir=BINDIR,
-                                    server=cfg.server, conninfo=conninfo, streaming_conninfo=streaming,
-                                    slot=cfg.slot, retention_days=cfg.retention_days), 0o600),
-        PGPASS: (render.render("pgpass", credentials=[(cfg.replication_user, cfg.replication_password),
-                                                      (cfg.postgres_user, cfg.postgres_password)]), 0o600),
+        paths.BARMAN_CONF: (render.render("barman.conf", backup_dir=cfg.backup_dir, log_file=paths.LOG_FILE,
+                                          bindir=paths.BINDIR, server=cfg.server, conninfo=conninfo,
+                                          streaming_conninfo=streaming, slot=cfg.slot,
+                                          retention_days=cfg.retention_days), 0o600),
+        paths.PGPASS: (render.render("pgpass", credentials=[(cfg.replication_user, cfg.replication_password),
+                                                            (cfg.postgres_user, cfg.postgres_password)]), 0o600),
     }
 
 

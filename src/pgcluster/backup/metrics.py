@@ -13,6 +13,7 @@ import time
 from datetime import datetime
 
 from .. import httpserve
+from ..parsers import key_values
 from . import barman
 
 logger = logging.getLogger(__name__)
@@ -22,12 +23,7 @@ _latest = {"text": "", "lock": threading.Lock()}
 
 def parse_info(text):
     """A backup.info file as a dict of strings."""
-    info = {}
-    for line in text.splitlines():
-        key, sep, value = line.partition("=")
-        if sep:
-            info[key.strip()] = value.strip()
-    return info
+    return key_values(text, "=")
 
 
 def _timestamp(value):

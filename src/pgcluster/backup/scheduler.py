@@ -21,7 +21,7 @@ from croniter import croniter
 
 from .. import db
 from ..errors import CommandError
-from . import barman, files, metrics
+from . import barman, metrics, paths
 
 logger = logging.getLogger(__name__)
 
@@ -55,15 +55,18 @@ def next_run(schedule, after):
 
 
 class Scheduler:
-    def __init__(self, cfg):
+    """barman: the barman command line (a fake in unit tests)."""
+
+    def __init__(self, cfg, barman=barman):
         self.cfg = cfg
+        self.barman = barman
         self.stopping = threading.Event()
         self.maintenance_lock = threading.Lock()
         self.backup_thread = None
         self.reset_needed = False
         self.timeline = None
         self.next_backup = next_run(cfg.schedule, time.time())
-        self.log = LogTail(files.LOG_FILE)
+        self.log = LogTail(paths.LOG_FILE)
 
     # --- one step each ----------------------------------------------------------------------
     def maintenance(self, why):
@@ -71,10 +74,10 @@ class Scheduler:
             if self.reset_needed:
                 logger.warning("Resetting receive-wal: the primary's timeline history does not contain "
                                "Barman's position, so streaming restarts from the primary's current WAL.")
-                barman.run("receive-wal", "--reset", self.cfg.server, check=False)
+                self.barman.run("receive-wal", "--reset", self.cfg.server, check=False)
                 self.reset_needed = False
             logger.debug("Running barman cron (%s).", why)
-            barman.run("cron", timeout=300)
+            self.barman.run("cron", timeout=300)
 
     def primary_state(self):
         """(timeline, synchronous) of the primary now: the timeline it writes on, and whether its
@@ -115,9 +118,9 @@ class Scheduler:
             logger.info("Taking a base backup: %s.", reason)
             try:
                 # A fresh server's WAL archive check fails until one segment has been archived.
-                barman.run("switch-wal", "--force", "--archive", "--archive-timeout", "60", self.cfg.server,
+                self.barman.run("switch-wal", "--force", "--archive", "--archive-timeout", "60", self.cfg.server,
                            timeout=120, check=False)
-                barman.run("backup", "--wait", "--wait-timeout", "600", self.cfg.server, timeout=7200)
+                self.barman.run("backup", "--wait", "--wait-timeout", "600", self.cfg.server, timeout=7200)
                 logger.info("Base backup finished in %.1f s.", time.monotonic() - started)
             except CommandError as exc:
                 logger.error("Base backup failed: %s", exc)
@@ -128,7 +131,7 @@ class Scheduler:
 
     def check_stream(self):
         """Keep receive-wal running and in the primary's synchronous mode; start due backups."""
-        args = barman.receiver(self.cfg.server)
+        args = self.barman.receiver(self.cfg.server)
         primary = self.primary_state()
         if args is None or self.reset_needed:
             self.maintenance("the WAL stream is not running")
@@ -136,7 +139,7 @@ class Scheduler:
         if primary and primary[1] != ("--synchronous" in args):
             logger.info("Restarting receive-wal so that it %s, as the primary's synchronous_standby_names asks.",
                         "acknowledges synchronously" if primary[1] else "streams asynchronously")
-            barman.run("receive-wal", "--stop", self.cfg.server, check=False)
+            self.barman.run("receive-wal", "--stop", self.cfg.server, check=False)
             self.maintenance("the synchronous mode changed")
         if primary:
             reason = self.backup_due(primary[0])
@@ -158,7 +161,7 @@ class Scheduler:
         logger.info("Backing up %s (%s) into %s; base backups on '%s' (UTC), %s days kept.", self.cfg.server,
                     ",".join(self.cfg.hosts), self.cfg.backup_dir, self.cfg.schedule, self.cfg.retention_days)
         self.loop()
-        barman.run("receive-wal", "--stop", self.cfg.server, check=False)
+        self.barman.run("receive-wal", "--stop", self.cfg.server, check=False)
         return 0
 
     def loop(self):

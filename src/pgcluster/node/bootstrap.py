@@ -1,20 +1,18 @@
 """Creating the cluster on the initial primary, and the one-time init scripts."""
 import glob
+import gzip
 import logging
 import os
 import stat
-import subprocess
 
 from psycopg2 import sql
 
 from .. import db, proc, scram
-from ..errors import FatalError
-from . import paths, postgres
-from .repmgr import child_env
+from ..errors import CommandError, FatalError
+from . import datadir, paths
+from .server import Server, child_env, initdb, local_connect
 
 logger = logging.getLogger(__name__)
-
-INIT_MARKER = "pgcluster.initialising"  # in PGDATA until the bootstrap has finished
 
 # What repmgr and pg_rewind need from the replication user, and no more. Role memberships
 # are cluster-wide; function privileges live in each database's catalog, so they are
@@ -36,31 +34,26 @@ REPMGR_SCHEMA_GRANTS = (
 )
 
 
-def interrupted(pgdata):
-    """True when an earlier bootstrap of this data directory did not finish."""
-    return os.path.exists(os.path.join(pgdata, INIT_MARKER))
-
-
 def init_primary(cfg):
     """initdb, users, databases, PostGIS and init scripts, on a server only the socket reaches."""
-    postgres.initdb(cfg.pgdata, cfg.postgres_user, cfg.postgres_password)
-    open(os.path.join(cfg.pgdata, INIT_MARKER), "w").close()
-    server = postgres.Server(cfg.pgdata, extra=["-c", "listen_addresses="], label="postgres-init")
-    server.start(child_env(cfg.pgdata))
+    initdb(cfg.pgdata, cfg.postgres_user, cfg.postgres_password)
+    datadir.mark(cfg.pgdata, paths.INIT_MARKER)
+    server = Server(cfg.pgdata, extra=["-c", "listen_addresses="], label="postgres-init")
+    server.start()
     try:
         server.wait_ready(cfg.postgres_user, timeout=120)
         _create_users_and_databases(cfg)
         run_init_scripts(cfg)
     finally:
         server.stop()
-    os.unlink(os.path.join(cfg.pgdata, INIT_MARKER))
+    datadir.mark(cfg.pgdata, paths.INIT_MARKER, present=False)
     logger.info("Initialised the cluster: database %s with PostGIS, replication user %s, repmgr metadata in %s.",
                 cfg.postgres_db, cfg.replication_user, cfg.replication_db)
 
 
 def _create_users_and_databases(cfg):
     repl = sql.Identifier(cfg.replication_user)
-    conn = postgres.local_connect(cfg.postgres_user, "postgres", timeout=5)
+    conn = local_connect(cfg.postgres_user, "postgres", timeout=5)
     try:
         db.execute(conn, sql.SQL("CREATE ROLE {} WITH LOGIN REPLICATION PASSWORD {}").format(
             repl, sql.Literal(scram.verifier(cfg.replication_password))))
@@ -72,14 +65,14 @@ def _create_users_and_databases(cfg):
             db.execute(conn, sql.SQL("CREATE DATABASE {}").format(sql.Identifier(cfg.postgres_db)), timeout=300)
     finally:
         conn.close()
-    conn = postgres.local_connect(cfg.postgres_user, cfg.replication_db, timeout=5)
+    conn = local_connect(cfg.postgres_user, cfg.replication_db, timeout=5)
     try:
         db.execute(conn, "CREATE EXTENSION IF NOT EXISTS repmgr", timeout=300)
         for grant in FUNCTION_GRANTS + REPMGR_SCHEMA_GRANTS:
             db.execute(conn, sql.SQL(grant).format(user=repl))
     finally:
         conn.close()
-    conn = postgres.local_connect(cfg.postgres_user, cfg.postgres_db, timeout=5)
+    conn = local_connect(cfg.postgres_user, cfg.postgres_db, timeout=5)
     try:
         db.execute(conn, "CREATE EXTENSION IF NOT EXISTS postgis", timeout=300)
     finally:
@@ -96,7 +89,11 @@ def run_init_scripts(cfg, directory=paths.INITDB_DIR):
         if name.endswith(".sql"):
             argv, feed = psql + ["-f", path], None
         elif name.endswith(".sql.gz"):
-            argv, feed = psql, subprocess.run(["gzip", "-dc", path], capture_output=True, check=True).stdout
+            try:
+                with gzip.open(path) as handle:
+                    argv, feed = psql, handle.read()
+            except (OSError, EOFError) as exc:
+                raise FatalError(f"Init script {name} cannot be read: {exc}") from None
         elif name.endswith(".sh"):
             executable = os.stat(path).st_mode & stat.S_IXUSR
             argv, feed = ([path] if executable else ["bash", path]), None
@@ -104,7 +101,8 @@ def run_init_scripts(cfg, directory=paths.INITDB_DIR):
             logger.info("Ignored init script %s: only *.sql, *.sql.gz and *.sh run.", name)
             continue
         logger.info("Running init script %s.", name)
-        result = subprocess.run(argv, input=feed, capture_output=True, env=env, timeout=3600)
-        if result.returncode != 0:
-            raise FatalError(f"Init script {name} failed with exit code {result.returncode}: "
-                             f"{proc.redact(result.stderr.decode(errors='replace').strip())}")
+        try:
+            proc.run(argv, input=feed, env=env, timeout=3600, secrets=(cfg.postgres_password,
+                                                                     cfg.replication_password))
+        except CommandError as exc:
+            raise FatalError(f"Init script {name} failed: {exc}") from None

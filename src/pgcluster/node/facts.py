@@ -1,13 +1,15 @@
-"""What this node and its partners know: the inputs of the role decision."""
+"""What this node and its partners know: the inputs of the role decision, and the live server's facts."""
 import logging
 import re
-from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import dataclass
 
 import psycopg2
 
 from .. import db
-from . import postgres, restore, status
-from .role import Facts, Local, Peer
+from ..cluster.lsn import parse_lsn
+from . import datadir
+from .role import Facts, Local
+from .server import local_connect
 
 logger = logging.getLogger(__name__)
 
@@ -17,6 +19,18 @@ _HOST = re.compile(r"(?:^|\s)host=(\S+)")
 def host_of(conninfo):
     match = _HOST.search(conninfo or "")
     return match.group(1).strip("'") if match else ""
+
+
+@dataclass(frozen=True)
+class Live:
+    """The running local server's facts."""
+    role: str             # primary or standby
+    lsn: int
+    timeline: int
+    primary: str          # a primary: itself; a standby: the primary its repmgr metadata names
+    upstream: str = ""    # a standby: the node it streams from (or is told to)
+    streaming: bool = False
+    upstream_last_seen: float = -1.0  # a standby: seconds since repmgrd last reached the upstream
 
 
 class LiveProbe:
@@ -31,24 +45,23 @@ class LiveProbe:
         for _ in range(2):  # a connection the last restart broke fails once, then is replaced
             if self.conn is None or self.conn.closed:
                 try:
-                    self.conn = postgres.local_connect(self.cfg.postgres_user, self.cfg.replication_db, timeout=1)
+                    self.conn = local_connect(self.cfg.postgres_user, self.cfg.replication_db, timeout=1)
                 except psycopg2.Error:
                     return None
             try:
-                return read_live(self.conn, self.cfg)
+                return read_live(self.conn, self.cfg.host)
             except psycopg2.Error:
                 self.conn.close()
                 self.conn = None
         return None
 
 
-def read_live(conn, cfg):
+def read_live(conn, host):
     if not db.scalar(conn, "SELECT pg_is_in_recovery()", timeout=3):
         lsn, timeline = db.rows(conn, """
             SELECT pg_current_wal_lsn()::text,
                    ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int""", timeout=3)[0]
-        return {"role": "primary", "lsn": postgres.parse_lsn(lsn), "timeline": timeline,
-                "primary": cfg.host, "upstream": "", "streaming": False}
+        return Live(role="primary", lsn=parse_lsn(lsn), timeline=timeline, primary=host)
     lsn, received_tli, checkpoint_tli, sender, state, conninfo = db.rows(conn, """
         SELECT greatest(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::text,
                (SELECT received_tli FROM pg_stat_wal_receiver),
@@ -56,18 +69,18 @@ def read_live(conn, cfg):
                (SELECT sender_host FROM pg_stat_wal_receiver),
                (SELECT status FROM pg_stat_wal_receiver),
                current_setting('primary_conninfo')""", timeout=3)[0]
-    return {"role": "standby", "lsn": postgres.parse_lsn(lsn),
-            "timeline": received_tli or checkpoint_tli or 0,
-            "primary": known_primary(conn), "upstream": sender or host_of(conninfo),
-            "streaming": state == "streaming", "upstream_last_seen": upstream_last_seen(conn)}
+    return Live(role="standby", lsn=parse_lsn(lsn), timeline=received_tli or checkpoint_tli or 0,
+                primary=known_primary(conn), upstream=sender or host_of(conninfo), streaming=state == "streaming",
+                upstream_last_seen=upstream_last_seen(conn))
 
 
 def upstream_last_seen(conn):
     """Seconds since repmgrd last reached this standby's upstream (-1 when repmgrd does not know)."""
     try:
-        return db.scalar(conn, "SELECT repmgr.get_upstream_last_seen()")
+        value = db.scalar(conn, "SELECT repmgr.get_upstream_last_seen()")
     except psycopg2.Error:
-        return -1
+        return -1.0
+    return -1.0 if value is None else float(value)
 
 
 def known_primary(conn):
@@ -80,16 +93,6 @@ def known_primary(conn):
     return host_of(conninfo)
 
 
-def peer_from(host, answer):
-    if answer is None:
-        return Peer(host=host, reachable=False)
-    return Peer(host=host, reachable=True, running=bool(answer.get("running")),
-                role=answer.get("role", "unknown"), primary=answer.get("primary", ""),
-                fenced=bool(answer.get("fenced")), has_data=bool(answer.get("has_data")),
-                was_primary=bool(answer.get("was_primary")), timeline=int(answer.get("timeline") or 0),
-                lsn=int(answer.get("lsn") or 0))
-
-
 def peer_hosts(cfg):
     """Partners and the configured upstream, this node excluded."""
     hosts = [h for h in cfg.partners if h != cfg.host]
@@ -98,24 +101,11 @@ def peer_hosts(cfg):
     return hosts
 
 
-# Name resolution is not bounded by socket timeouts: a node cut off from its network blocks
-# in getaddrinfo for many seconds. Probes run here and are abandoned at their deadline.
-_probes = ThreadPoolExecutor(max_workers=32, thread_name_prefix="probe")
-
-
-def ask_all(hosts, port, timeout=1.0):
-    """Ask every host's status endpoint at once: {host: answer, or None when late or silent}."""
-    futures = {host: _probes.submit(status.ask, host, port, timeout) for host in hosts}
-    done, _late = wait(futures.values(), timeout=timeout + 0.2)
-    return {host: future.result() if future in done else None for host, future in futures.items()}
-
-
-def gather(cfg):
+def gather(cfg, client):
     """Facts for decide_role: the data directory and every partner's answer."""
-    data = postgres.data_facts(cfg.pgdata)
-    local = Local(has_data=data["has_data"], was_primary=data["was_primary"],
-                  timeline=data["timeline"], lsn=data["lsn"], restored=restore.is_restored(cfg.pgdata))
-    answers = ask_all(peer_hosts(cfg), cfg.status_port)
+    data = datadir.facts(cfg.pgdata)
+    local = Local(has_data=data.has_data, was_primary=data.was_primary, timeline=data.timeline, lsn=data.lsn,
+                  restored=datadir.is_restored(cfg.pgdata))
+    answers = client.ask_all(peer_hosts(cfg))
     return Facts(host=cfg.host, local=local, initial_primary=cfg.initial_primary, upstream=cfg.upstream_host,
-                 voters=cfg.voters, peers=tuple(peer_from(h, a) for h, a in answers.items()),
-                 clean_over_rewind=cfg.clean_over_rewind)
+                 voters=cfg.voters, peers=tuple(answers.values()), clean_over_rewind=cfg.clean_over_rewind)

@@ -2,40 +2,39 @@
 
 Once a second every node asks its partners' status endpoints, in a thread of
 its own (PartnerWatch). When a primary has not seen a majority for
-FENCE_TIMEOUT seconds (time frozen by `docker pause` counts too) it restarts
-PostgreSQL read-only: standby mode without an upstream, which refuses writes
-and ends every session. When it sees another primary with precedence (a
-newer timeline), it steps down at once. A fenced node that sees the majority
-again decides its role afresh: it resumes as primary when nobody was
-promoted, and rejoins as a standby otherwise.
+FENCE_TIMEOUT seconds (time frozen by `docker pause` counts too) it asks for
+the fence: PostgreSQL restarts read-only, in standby mode without an
+upstream, which refuses writes and ends every session. When it sees another
+primary with precedence (a newer timeline), it steps down at once. A fenced
+node that sees the majority again decides its role afresh: it resumes as
+primary when nobody was promoted, and rejoins as a standby otherwise.
 """
 import logging
 import threading
 import time
 
+from ..cluster.quorum import has_quorum
 from ..errors import Redecide
-from . import facts, postgres, status
-from .role import has_quorum
+from .role import Action, Decision
 
 logger = logging.getLogger(__name__)
 
 ASK_EVERY = 1.0
 
 
-def rival_with_precedence(me, answers, voters):
-    """The host of another running primary that outranks this one, or None.
+def rival_with_precedence(host, timeline, answers, voters):
+    """The host of another running primary that outranks this one (host, on timeline), or None.
 
     Precedence: the newer timeline (it was promoted later, after this one
     lost the majority); on a tie, the partner listed first.
     """
     order = list(voters)
     rank = lambda host: order.index(host) if host in order else len(order)  # noqa: E731
-    for host, answer in answers.items():
-        if not status.is_running_primary(answer):
+    for other, answer in answers.items():
+        if not answer.is_running_primary:
             continue
-        theirs, mine = int(answer.get("timeline") or 0), int(me.get("timeline") or 0)
-        if theirs > mine or (theirs == mine and rank(host) < rank(me["host"])):
-            return host
+        if answer.timeline > timeline or (answer.timeline == timeline and rank(other) < rank(host)):
+            return other
     return None
 
 
@@ -50,8 +49,9 @@ class PartnerWatch:
     well, so a stale round still shows.
     """
 
-    def __init__(self, cfg, stopping):
+    def __init__(self, cfg, client, stopping):
         self.cfg = cfg
+        self.client = client
         self.stopping = stopping
         self.others = [v for v in cfg.voters if v != cfg.host]
         self.latest = (0.0, {}, False)  # (when the newest round was asked, its answers, a majority seen)
@@ -75,53 +75,45 @@ class PartnerWatch:
 
     def ask_round(self, started):
         cfg = self.cfg
-        answers = facts.ask_all(self.others, cfg.status_port, timeout=min(1.0, cfg.fence_timeout / 2))
-        majority = has_quorum({cfg.host} | {h for h, a in answers.items() if a}, cfg.voters)
+        answers = self.client.ask_all(self.others, timeout=min(1.0, cfg.fence_timeout / 2))
+        majority = has_quorum({cfg.host} | {h for h, a in answers.items() if a.reachable}, cfg.voters)
         self.latest = (started, answers, majority)
         if majority:
             self.majority_at = started
 
 
 class Fencing:
-    def __init__(self, supervisor):
-        self.sup = supervisor
-        self.watch = PartnerWatch(supervisor.cfg, supervisor.stopping)
+    """Duty of every node: fence a primary without a majority, step down before a rival, unfence."""
+
+    def __init__(self, node):
+        self.node = node
+        self.watch = PartnerWatch(node.cfg, node.client, node.stopping)
         self.since = time.monotonic()  # when this node last became primary, or was fenced
 
     def reset(self):
         self.since = time.monotonic()
 
     def tick(self, live):
-        sup, cfg = self.sup, self.sup.cfg
+        cfg = self.node.cfg
         self.watch.start()
         asked_at, answers, majority = self.watch.latest
         fresh = asked_at > self.since  # asked after this node became primary, or was fenced
-        seen = f"{1 + sum(1 for a in answers.values() if a)} of {len(cfg.voters)}"
-        if sup.fenced:
+        seen = f"{1 + sum(1 for a in answers.values() if a.reachable)} of {len(cfg.voters)}"
+        if self.node.fenced:
             if fresh and majority:
                 raise Redecide(f"this fenced node sees {seen} partners again")
             return
-        if not live or live["role"] != "primary":
+        if not live or live.role != "primary":
             self.since = time.monotonic()
             return
         if fresh:
-            rival = rival_with_precedence(dict(live, host=cfg.host), answers, cfg.voters)
+            rival = rival_with_precedence(cfg.host, live.timeline, answers, cfg.voters)
             if rival:
                 raise Redecide(f"{rival} runs as primary on a newer timeline; stepping down to rejoin as its "
                                f"standby", urgent=True)
         unseen_for = time.monotonic() - max(self.since, self.watch.majority_at)
         if unseen_for > cfg.fence_timeout:
             last = f"its last round of asks reached {seen}" if fresh else "no round of asks has finished since"
-            self.fence(f"has not seen a majority of its partners for {unseen_for:.1f} s ({last})")
-
-    def fence(self, why):
-        sup = self.sup
-        logger.warning("Fencing: this primary %s; restarting PostgreSQL read-only, which ends every session.", why)
-        sup.server.stop(immediate=True)
-        sup.stop_repmgrd()
-        postgres.mark_fenced(sup.cfg.pgdata)
-        sup.fenced = True
-        sup.start_server()
-        self.since = time.monotonic()
-        sup.state, sup.reason = "fenced", f"this primary {why}"
-        logger.warning("Fenced: PostgreSQL runs read-only until a majority of partners is visible again.")
+            why = f"this primary has not seen a majority of its partners for {unseen_for:.1f} s ({last})"
+            logger.warning("Fencing: %s; restarting PostgreSQL read-only, which ends every session.", why)
+            raise Redecide(why, urgent=True, decision=Decision(Action.FENCE, why))

@@ -1,6 +1,4 @@
 """The node's generated configuration files, written at every start."""
-import os
-
 from .. import render
 from . import paths
 
@@ -38,23 +36,6 @@ def set_runtime(settings):
     """Rewrite runtime.conf (settings pgcluster changes while running, such as synchronous_standby_names)."""
     lines = [f"# {render.HEADER}"] + [f"{k} = {render.pg_string(v)}" for k, v in settings.items()]
     render.write_atomic(paths.RUNTIME_CONF, "\n".join(lines) + "\n")
-
-
-def set_upstream(pgdata, conninfo=None):
-    """Point postgresql.auto.conf at an upstream (None: no upstream), without a slot.
-
-    pg_rewind copies the source's file, which names the wrong node; a fenced node must
-    follow nobody. repmgr adds the slot when it follows.
-    """
-    path = os.path.join(pgdata, "postgresql.auto.conf")
-    kept = []
-    if os.path.exists(path):
-        with open(path, encoding="utf-8") as handle:
-            kept = [line for line in handle
-                    if line.split("=", 1)[0].strip().lower() not in ("primary_conninfo", "primary_slot_name")]
-    if conninfo:
-        kept.append(f"primary_conninfo = {render.pg_string(conninfo)}\n")
-    render.write_atomic(path, "".join(kept), 0o600)
 
 
 def primary_conninfo(cfg, host):

@@ -18,8 +18,11 @@ so that it monitors the upstream the node really has.
 import logging
 import time
 
-from ..errors import CommandError
-from . import facts, repmgr, status
+from ..cluster.primary import find_primary
+from ..errors import CommandError, Redecide
+from . import repmgr
+from .facts import peer_hosts
+from .role import Action, Decision
 
 logger = logging.getLogger(__name__)
 
@@ -27,28 +30,25 @@ CHECK_EVERY = 5.0
 STUCK_AFTER = 10.0
 
 
-def running_primary(cfg, known=""):
-    """(host, answer) of the running, unfenced primary, asked of the peers and of whom they follow.
+def running_primary(cfg, client, known=""):
+    """The running primary's NodeStatus, asked of the peers and of the nodes they name, or None.
 
     known: the primary this node's replicated repmgr metadata names; a cascaded standby without
     partners has no other way to find the primary while its upstream is down.
     """
-    answers = facts.ask_all(facts.peer_hosts(cfg), cfg.status_port)
-    for host, answer in answers.items():
-        if status.is_running_primary(answer):
-            return host, answer
-    named = {a.get("primary") for a in answers.values() if a and a.get("primary")} | {known}
+    answers = client.ask_all(peer_hosts(cfg))
+    found = find_primary(answers.values())
+    if found:
+        return found
+    named = {a.primary for a in answers.values() if a.primary} | {known}
     named -= set(answers) | {"", cfg.host}
-    for host in sorted(named):
-        answer = status.ask(host, cfg.status_port)
-        if status.is_running_primary(answer):
-            return host, answer
-    return None, None
+    return find_primary(client.ask_all(sorted(named)).values()) if named else None
 
 
 class Healing:
-    def __init__(self, supervisor):
-        self.sup = supervisor
+    def __init__(self, node, repmgr=repmgr):
+        self.node = node
+        self.repmgr = repmgr
         self.reset()
 
     def reset(self):
@@ -57,52 +57,44 @@ class Healing:
 
     def tick(self, live):
         now = time.monotonic()
-        if not live or live["role"] != "standby" or self.sup.fenced:
+        if not live or live.role != "standby" or self.node.fenced:
             self.healthy_at = now
             return
         if now < self.next_check:
             return
         self.next_check = now + CHECK_EVERY
-        primary, answer = running_primary(self.sup.cfg, live.get("primary", ""))
+        primary = running_primary(self.node.cfg, self.node.client, live.primary)
         if not primary:
             self.healthy_at = now  # nobody to follow: repmgrd's failover decides
             return
-        if live["streaming"] and int(live.get("timeline") or 0) == int(answer.get("timeline") or 0):
+        if live.streaming and live.timeline == primary.timeline:
             self.healthy_at = now
-            self.restore_shape(live, primary)
+            self.restore_shape(live, primary.host)
         elif now - self.healthy_at > STUCK_AFTER:
-            self.rejoin(primary, answer)
+            self.rejoin(primary)
 
     def restore_shape(self, live, primary):
-        cfg = self.sup.cfg
+        cfg = self.node.cfg
         wanted = primary if cfg.host in cfg.partners else cfg.upstream_host
-        if not wanted or live["upstream"] == wanted:
+        if not wanted or live.upstream == wanted:
             return
-        target = status.ask(wanted, cfg.status_port)
-        serves = target and target.get("running") and not target.get("fenced") and (
-            target.get("role") == "primary" and wanted == primary
-            or target.get("role") == "standby" and target.get("streaming") and target.get("primary") == primary)
+        target = self.node.client.ask(wanted)
+        serves = target.is_running_primary if wanted == primary else target.streams_from_primary(primary)
         if not serves:
             return
-        repmgr.follow(cfg, int(target["node_id"]))
-        self.sup.restart_repmgrd()
-        logger.info("Now streaming from %s instead of %s, as the configured tree wants.", wanted,
-                    live["upstream"])
+        self.repmgr.follow(cfg, target.node_id)
+        self.node.repmgrd.restart()
+        logger.info("Now streaming from %s instead of %s, as the configured tree wants.", wanted, live.upstream)
 
-    def rejoin(self, primary, answer):
-        cfg = self.sup.cfg
-        logger.warning("This standby has not streamed on %s's timeline for %.0f s; following %s.", primary,
-                       time.monotonic() - self.healthy_at, primary)
+    def rejoin(self, primary):
+        logger.warning("This standby has not streamed on %s's timeline for %.0f s; following %s.", primary.host,
+                       time.monotonic() - self.healthy_at, primary.host)
         try:
-            repmgr.follow(cfg, int(answer["node_id"]))
-            self.sup.restart_repmgrd()
+            self.repmgr.follow(self.node.cfg, primary.node_id)
+            self.node.repmgrd.restart()
             self.healthy_at = time.monotonic()
             return
         except CommandError as exc:
-            logger.warning("Following %s failed (%s); rewinding this standby onto it.", primary, exc)
-        self.sup.stop_repmgrd()
-        self.sup.server.stop()
-        self.sup.rewind(primary)
-        self.sup.start_repmgrd()
-        self.sup.state = "running"
-        self.healthy_at = time.monotonic()
+            logger.warning("Following %s failed (%s); rewinding this standby onto it.", primary.host, exc)
+        why = f"this standby cannot follow {primary.host}"
+        raise Redecide(why, decision=Decision(Action.REWIND, why, primary.host))

@@ -5,38 +5,53 @@ and the settings in; (allowed, reason, seconds to wait first) out. The wait
 makes promotion come after the old primary, if it is alive but cut off, has
 fenced itself (it does so FENCE_TIMEOUT seconds after losing the majority).
 """
-from .role import has_quorum
-from .status import is_running_primary
+import time
+
+from ..cluster.endpoint import Client
+from ..cluster.quorum import has_quorum, tally
 
 
 def check_promotion(me, answers, voters, mode, fence_timeout):
-    host = me["host"]
-    old = me.get("primary") or ""
+    host = me.host
+    old = me.primary
     former = answers.get(old)
-    if is_running_primary(former):
+    if former is not None and former.is_running_primary:
         return False, f"{old} still answers as a running primary, so it has not failed; not promoting", 0.0
-    visible = {host} | {h for h, a in answers.items() if a}
-    seen = sum(1 for v in voters if v in visible)
+    visible = {host} | {h for h, a in answers.items() if a.reachable}
     if not has_quorum(visible, voters):
-        return False, (f"only {seen} of {len(voters)} partners answer; a standby in a minority is never "
+        return False, (f"only {tally(visible, voters)} partners answer; a standby in a minority is never "
                        f"promoted"), 0.0
     if mode == "strict":
         siblings = [v for v in voters if v not in (host, old)]
-        missing = [v for v in siblings if not (answers.get(v) or {}).get("running")]
+        missing = [v for v in siblings if v not in answers or not answers[v].running]
         if missing:
             return False, (f"strict mode: {', '.join(missing)} does not answer and may hold acknowledged commits "
                            f"this node lacks; waiting for it rather than losing them"), 0.0
-        ahead = [v for v in siblings if int(answers[v].get("lsn") or 0) > int(me.get("lsn") or 0)]
+        ahead = [v for v in siblings if answers[v].lsn > me.lsn]
         if ahead:
             return False, f"strict mode: {', '.join(ahead)} has received more WAL than this node", 0.0
-    if not former:
+    if former is None or not former.reachable:
         state = "does not answer"
-    elif former.get("fenced"):
+    elif former.fenced:
         state = "has fenced itself"
     else:
         state = "is not running as primary"
-    last_seen = me.get("upstream_last_seen")
-    last_seen = float(last_seen) if last_seen is not None and float(last_seen) >= 0 else 0.0
+    last_seen = max(0.0, me.upstream_last_seen)
     wait = max(0.0, fence_timeout + 1.0 - last_seen)
-    return True, (f"{old or 'the primary'} {state} and {seen} of {len(voters)} partners answer; promoting once "
+    return True, (f"{old or 'the primary'} {state} and {tally(visible, voters)} partners answer; promoting once "
                   f"{fence_timeout + 1.0:g} s have passed since it was last seen"), wait
+
+
+def validate(host, voters, port, fence_timeout, mode, client=None, sleep=time.sleep):
+    """(allowed, reason) for this node now: check_promotion, its wait, and a last look at the old primary."""
+    client = client or Client(port)
+    me = client.ask("127.0.0.1", timeout=3)
+    if not me.reachable:
+        return False, "this node's own status endpoint does not answer"
+    answers = client.ask_all([v for v in voters if v != host])
+    allowed, reason, wait = check_promotion(me, answers, voters, mode, fence_timeout)
+    if allowed and wait > 0:
+        sleep(wait)
+        if me.primary and client.ask(me.primary).is_running_primary:
+            return False, f"{me.primary} answers as a running primary again; not promoting"
+    return allowed, reason

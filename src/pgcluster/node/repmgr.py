@@ -1,22 +1,7 @@
 """repmgr commands, run as the postgres user with the generated repmgr.conf."""
-import logging
-
-from .. import proc
+from .. import db, proc
 from . import paths
-
-logger = logging.getLogger(__name__)
-
-
-def child_env(pgdata):
-    """A trimmed environment for PostgreSQL, repmgr and their children: no secrets."""
-    return {
-        "PATH": f"{paths.BINDIR}:/usr/local/bin:/usr/bin:/bin",
-        "LANG": "C.UTF-8",
-        "TZ": "UTC",
-        "HOME": "/var/lib/postgresql",
-        "PGDATA": pgdata,
-        "PGPASSFILE": paths.PGPASS,
-    }
+from .server import child_env, local_connect
 
 
 def repmgr(cfg, *args, timeout=120):
@@ -44,5 +29,23 @@ def follow(cfg, upstream_id):
     repmgr(cfg, "standby", "follow", f"--upstream-node-id={upstream_id}", timeout=90)
 
 
-def daemon_argv():
-    return ["/usr/bin/repmgrd", "-f", paths.REPMGR_CONF, "--daemonize=false", "--no-pid-file"]
+def record(cfg):
+    """This node's row in repmgr's metadata: (type, active, upstream_node_id), or None."""
+    conn = local_connect(cfg.postgres_user, cfg.replication_db)
+    try:
+        found = db.rows(conn, "SELECT type, active, upstream_node_id FROM repmgr.nodes WHERE node_id = %s",
+                        (cfg.node_id,))
+    finally:
+        conn.close()
+    return found[0] if found else None
+
+
+def upstream(cfg):
+    """The host this standby's primary_conninfo names ('' for none)."""
+    from .facts import host_of
+
+    conn = local_connect(cfg.postgres_user, cfg.replication_db)
+    try:
+        return host_of(db.scalar(conn, "SELECT current_setting('primary_conninfo')"))
+    finally:
+        conn.close()

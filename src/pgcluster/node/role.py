@@ -1,12 +1,17 @@
-"""Which role a node takes at start: a pure function of what it knows.
+"""Which role a node takes: a pure function of what it knows.
 
 decide_role(facts) -> Decision(action, reason, source). The reason is a
 sentence for the log; unit tests assert it. A node never starts as primary
 unless it can show it is the only one: a majority of its partners answer and
-none of them knows another primary or holds newer data.
+none of them knows another primary or holds newer data. Partners' answers are
+NodeStatus values (cluster/status.py); the primary among them is found by the
+cluster's one rule (cluster/primary.py).
 """
 from dataclasses import dataclass
 from enum import Enum
+
+from ..cluster.primary import find_primary
+from ..cluster.quorum import has_quorum, tally
 
 
 class Action(str, Enum):
@@ -15,6 +20,7 @@ class Action(str, Enum):
     CLONE = "clone a standby"
     START_STANDBY = "start as standby"
     REWIND = "rewind and rejoin as standby"
+    FENCE = "fence this primary: restart PostgreSQL read-only, which ends every session"
     WAIT = "wait"
 
 
@@ -29,32 +35,13 @@ class Local:
 
 
 @dataclass(frozen=True)
-class Peer:
-    """What one partner (or the upstream) answered, or that it did not answer."""
-    host: str
-    reachable: bool
-    running: bool = False
-    role: str = "unknown"
-    primary: str = ""
-    fenced: bool = False
-    has_data: bool = False
-    was_primary: bool = False
-    timeline: int = 0
-    lsn: int = 0
-
-    @property
-    def position(self):
-        return (self.timeline, self.lsn)
-
-
-@dataclass(frozen=True)
 class Facts:
     host: str
     local: Local
     initial_primary: bool
     upstream: str
     voters: tuple
-    peers: tuple
+    peers: tuple  # NodeStatus of each partner and the upstream
     clean_over_rewind: bool = False
 
 
@@ -65,24 +52,9 @@ class Decision:
     source: str = ""
 
 
-def has_quorum(visible, voters):
-    """True when the visible voters are a majority, or exactly half including the first listed.
-
-    The tie rule lets exactly one half of an even split carry on.
-    """
-    seen = [v for v in voters if v in visible]
-    if 2 * len(seen) > len(voters):
-        return True
-    return 2 * len(seen) == len(voters) and voters[0] in seen
-
-
 def _running_primary(facts):
     """The running, unfenced primary the peers point at, or None."""
-    primaries = [p for p in facts.peers if p.reachable and p.running and p.role == "primary" and not p.fenced]
-    if not primaries:
-        return None
-    named = [p.primary for p in facts.peers if p.running and p.role == "standby"]
-    return max(primaries, key=lambda p: (named.count(p.host), p.position))
+    return find_primary(facts.peers)
 
 
 def _follow_target(facts, primary):
@@ -95,10 +67,10 @@ def _follow_target(facts, primary):
     return primary.host
 
 
-def _counted(facts):
+def _majority(facts):
+    """(whether this node and the partners that answer are a majority, "N of M")."""
     visible = {facts.host} | {p.host for p in facts.peers if p.reachable}
-    seen = sum(1 for v in facts.voters if v in visible)
-    return visible, f"{seen} of {len(facts.voters)}"
+    return has_quorum(visible, facts.voters), tally(visible, facts.voters)
 
 
 def decide_role(facts):
@@ -140,8 +112,8 @@ def _empty(facts, primary):
         return Decision(Action.WAIT,
                         f"the data directory is empty but {', '.join(holders)} holds data; waiting for a "
                         f"primary to clone from rather than creating a second cluster")
-    visible, count = _counted(facts)
-    if not has_quorum(visible, facts.voters):
+    majority, count = _majority(facts)
+    if not majority:
         return Decision(Action.WAIT,
                         f"the data directory is empty and only {count} partners answer; waiting for a "
                         f"majority before creating the cluster")
@@ -156,8 +128,8 @@ def _restored(facts):
         return Decision(Action.WAIT,
                         f"this node holds data restored from a backup; waiting for {', '.join(busy)} to stop "
                         f"for the recovery")
-    visible, count = _counted(facts)
-    if not has_quorum(visible, facts.voters):
+    majority, count = _majority(facts)
+    if not majority:
         return Decision(Action.WAIT,
                         f"this node holds data restored from a backup but only {count} partners answer; "
                         f"waiting for a majority")
@@ -202,8 +174,8 @@ def _former_primary(facts, primary):
             return Decision(Action.WAIT,
                             f"{peer.host} was primary too and is at least as far ahead; waiting for it to "
                             f"start as primary")
-    visible, count = _counted(facts)
-    if not has_quorum(visible, facts.voters):
+    majority, count = _majority(facts)
+    if not majority:
         return Decision(Action.WAIT,
                         f"this node was primary but only {count} partners answer; not starting as primary "
                         f"without a majority")

@@ -35,8 +35,10 @@ def synchronous_names(mode, standbys, connected, backup=False):
 
 
 class SyncReplication:
-    def __init__(self, supervisor):
-        self.sup = supervisor
+    """Duty of every node: keep synchronous_standby_names as the consistency mode wants it."""
+
+    def __init__(self, node):
+        self.node = node
         self.current = ""
         self.last_connected = time.monotonic()
 
@@ -45,10 +47,10 @@ class SyncReplication:
         self.last_connected = time.monotonic()
 
     def tick(self, live):
-        cfg = self.sup.cfg
+        cfg = self.node.cfg
         if (cfg.consistency == "eventual" and not cfg.synchronous_backup) or not live:
             return
-        conn = self.sup.local()
+        conn = self.node.local()
         try:
             standbys = [r[0] for r in db.rows(conn, "SELECT node_name FROM repmgr.nodes WHERE node_id <> %s "
                                                     "AND type <> 'witness'", (cfg.node_id,))]
@@ -57,7 +59,7 @@ class SyncReplication:
                 WHERE application_name = ANY(%s) AND state = 'streaming'
                   AND reply_time > now() - make_interval(secs => %s)""", (standbys, DEGRADE_AFTER))
             now = time.monotonic()
-            if streaming or live["role"] != "primary":
+            if streaming or live.role != "primary":
                 self.last_connected = now
             connected = now - self.last_connected < DEGRADE_AFTER
             wanted = synchronous_names(cfg.consistency, standbys, connected, cfg.synchronous_backup)
@@ -67,7 +69,7 @@ class SyncReplication:
             db.execute(conn, "SELECT pg_reload_conf()")
         finally:
             conn.close()
-        if live["role"] == "primary":
+        if live.role == "primary":
             if cfg.synchronous_backup:
                 logger.info("Commits now wait for Barman's WAL receiver (SYNCHRONOUS_BACKUP): "
                             "synchronous_standby_names = %s.", wanted)

@@ -10,7 +10,8 @@ import time
 
 from .. import proc
 from ..errors import FatalError
-from . import files, watcher
+from . import paths
+from .watcher import Watcher
 
 logger = logging.getLogger(__name__)
 
@@ -64,24 +65,24 @@ class Router:
         signal.signal(signal.SIGTERM, self._on_stop)
         signal.signal(signal.SIGINT, self._on_stop)
         wait_for_backends(self.cfg)
-        pid_file = f"{files.RUN_DIR}/pgpool.pid"
-        if os.path.exists(pid_file):  # after a SIGKILL it can hold "1", which stops the next start
-            os.unlink(pid_file)
+        if os.path.exists(paths.PID_FILE):  # after a SIGKILL it can hold "1", which stops the next start
+            os.unlink(paths.PID_FILE)
         # -D: forget pgpool_status, which would keep a node down from the previous run.
-        argv = ["/usr/sbin/pgpool", "-n", "-D", "-f", files.PGPOOL_CONF, "-F", files.PCP_CONF,
-                "-a", files.POOL_HBA]
+        argv = ["/usr/sbin/pgpool", "-n", "-D", "-f", paths.PGPOOL_CONF, "-F", paths.PCP_CONF,
+                "-a", paths.POOL_HBA]
         self.pgpool = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                        errors="replace", start_new_session=True,
                                        env={"PATH": "/usr/sbin:/usr/bin:/bin", "LANG": "C.UTF-8", "TZ": "UTC"})
         proc.forward_output(self.pgpool, "pgpool", skip=PCP_NOISE)
         logger.info("pgpool started with %s backends: %s.", len(self.cfg.backends),
                     ", ".join(f"{b.num}:{b.host}" for b in self.cfg.backends))
+        watcher = Watcher(self.cfg, self.pgpool.pid)
         while not self.stopping.wait(WATCH_EVERY):
             if self.pgpool.poll() is not None:
                 logger.error("pgpool exited with code %s.", self.pgpool.returncode)
                 return 1
             try:
-                watcher.tick(self.cfg, self.pgpool.pid)
+                watcher.tick()
             except Exception as exc:  # pgpool may still be starting; the next round retries
                 logger.warning("The attach watcher could not run: %s", str(exc).strip())
         self.pgpool.send_signal(signal.SIGINT)  # SIGTERM is a smart shutdown that waits for clients

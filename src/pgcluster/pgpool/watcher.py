@@ -24,9 +24,10 @@ from concurrent.futures import ThreadPoolExecutor, wait
 import psycopg2
 
 from .. import db
-from ..node import facts
-from ..node.status import is_running_primary
+from ..cluster.endpoint import Client
+from ..cluster.primary import find_primary
 from . import files, pcp
+from .settings import delay_threshold
 
 logger = logging.getLogger(__name__)
 
@@ -34,49 +35,59 @@ logger = logging.getLogger(__name__)
 _queries = ThreadPoolExecutor(max_workers=8, thread_name_prefix="wal")
 POSITION = ("SELECT (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END)"
             " - '0/0'::pg_lsn")
-
-
-def current_primary(statuses):
-    """The host every answer agrees is the running, unfenced primary, or None."""
-    primaries = [host for host, s in statuses.items() if is_running_primary(s)]
-    return primaries[0] if len(primaries) == 1 else None
+DOING = {"attach": "attaching it", "detach": "detaching it", "weigh_out": "sending it no new sessions",
+         "weigh_in": "sending it new sessions again"}
 
 
 def decide(nodes, statuses, lags=None, threshold=0, weights=None):
-    """[(action, num, reason)] for pgpool's nodes {num: info} and the nodes' status answers {host: answer}.
+    """[(action, num, reason)] for pgpool's nodes {num: PoolNode} and the nodes' answers {host: NodeStatus}.
 
     Actions: attach, detach, and for lag weigh_out (weight 0) and weigh_in (the configured weight again).
     lags: {host: bytes of WAL a standby has still to replay}, measured now; a host without one is not
     judged by lag. threshold: delay_threshold in bytes; 0 turns the lag rule off. weights: the
     configured weight of each num (BACKENDS).
     """
-    primary = current_primary(statuses)
+    found = find_primary(statuses.values())
+    primary = found.host if found else None
     lags, weights = lags or {}, weights or {}
     actions = []
     for num, node in sorted(nodes.items()):
-        host, answer = node["host"], statuses.get(node["host"])
-        if not answer:
+        answer = statuses.get(node.host)
+        if answer is None or not answer.reachable:
             continue
+        host = node.host
         lag = lags.get(host) if threshold and host != primary else None
         caught_up = lag is None or lag <= threshold // 2
         behind = f"{host} is {lag} bytes of WAL behind the primary {primary}"
-        if node["status"] == "down":
-            if not primary or not answer.get("running") or answer.get("fenced"):
+        if node.status == "down":
+            if not primary or not answer.running or answer.fenced:
                 continue
             if host == primary:
                 actions.append(("attach", num, f"{primary} is the running primary"))
-            elif (answer.get("role") == "standby" and answer.get("streaming") and answer.get("primary") == primary
-                  and caught_up):
+            elif answer.streams_from_primary(primary) and caught_up:
                 actions.append(("attach", num, f"{host} streams from the primary {primary}"))
-        elif answer.get("fenced"):
+        elif answer.fenced:
             actions.append(("detach", num, f"{host} has fenced itself"))
-        elif lag is not None and lag > threshold and node.get("weight"):
+        elif lag is not None and lag > threshold and node.weight:
             actions.append(("weigh_out", num, f"{behind}, more than delay_threshold ({threshold})"))
         elif zeroed(node, weights.get(num)) and host == primary:
             actions.append(("weigh_in", num, f"{host} is the primary now"))
         elif zeroed(node, weights.get(num)) and lag is not None and caught_up:
             actions.append(("weigh_in", num, f"{behind}, within half of delay_threshold ({threshold})"))
     return actions
+
+
+def zeroed(node, configured):
+    """Whether pgpool weighs the node 0 although BACKENDS gives it weight: the watcher's doing."""
+    return not node.weight and bool(configured)
+
+
+def weighed_out(nodes, weights, actions):
+    """The nums that are to have weight 0 once actions are applied: those zeroed now, plus weigh_out,
+    minus weigh_in."""
+    out = {num for num, node in nodes.items() if zeroed(node, weights.get(num))}
+    out |= {num for action, num, _ in actions if action == "weigh_out"}
+    return out - {num for action, num, _ in actions if action == "weigh_in"}
 
 
 def wal_position(cfg, host, port, timeout):
@@ -105,36 +116,35 @@ def lags(cfg, primary, hosts, timeout=1.0):
     return {h: max(0, positions[primary] - positions[h]) for h in hosts if h in positions}
 
 
-def zeroed(node, configured):
-    """Whether pgpool weighs the node 0 although BACKENDS gives it weight: the watcher's doing."""
-    return not node.get("weight") and bool(configured)
+class Watcher:
+    """One round every WATCH_EVERY seconds in the router process: look, decide, act.
 
+    pcp, client and measure (lags) are the real ones unless a test gives fakes.
+    """
 
-def weighed_out(nodes, weights, actions):
-    """The nums that are to have weight 0 once actions are applied: those zeroed now, plus weigh_out,
-    minus weigh_in."""
-    out = {num for num, node in nodes.items() if zeroed(node, weights.get(num))}
-    out |= {num for action, num, _ in actions if action == "weigh_out"}
-    return out - {num for action, num, _ in actions if action == "weigh_in"}
+    def __init__(self, cfg, pgpool_pid, pcp=pcp, client=None, measure=lags):
+        self.cfg, self.pgpool_pid = cfg, pgpool_pid
+        self.pcp, self.client, self.measure = pcp, client or Client(cfg.status_port), measure
 
+    def tick(self):
+        cfg = self.cfg
+        nodes = self.pcp.nodes(cfg)
+        statuses = self.client.ask_all(sorted({n.host for n in nodes.values()}))
+        threshold = delay_threshold(cfg)
+        found = find_primary(statuses.values())
+        standbys = [h for h, s in statuses.items() if s.is_standby]
+        measured = self.measure(cfg, found.host, standbys) if threshold and found and standbys else {}
+        weights = {b.num: b.weight for b in cfg.backends}
+        actions = decide(nodes, statuses, measured, threshold, weights)
+        for action, num, reason in actions:
+            logger.info("Backend %s (%s): %s, because %s.", num, nodes[num].host, DOING[action], reason)
+            if action in ("attach", "detach"):
+                getattr(self.pcp, action)(cfg, num)
+        if any(action.startswith("weigh") for action, _, _ in actions):
+            files.write_all(cfg, weighed_out(nodes, weights, actions))
+            self.reload()
+        return actions
 
-def tick(cfg, pgpool_pid):
-    """One round: look, decide, act; each action logged as a sentence. pgpool_pid: pgpool's main
-    process, which reloads pgpool.conf on SIGHUP."""
-    nodes = pcp.nodes(cfg)
-    statuses = facts.ask_all(sorted({n["host"] for n in nodes.values()}), cfg.status_port, timeout=1.0)
-    threshold = files.delay_threshold(cfg)
-    primary = current_primary(statuses)
-    standbys = [h for h, s in statuses.items() if s and s.get("running") and s.get("role") == "standby"]
-    measured = lags(cfg, primary, standbys) if threshold and primary and standbys else {}
-    weights = {b.num: b.weight for b in cfg.backends}
-    actions = decide(nodes, statuses, measured, threshold, weights)
-    doing = {"attach": "attaching it", "detach": "detaching it", "weigh_out": "sending it no new sessions",
-             "weigh_in": "sending it new sessions again"}
-    for action, num, reason in actions:
-        logger.info("Backend %s (%s): %s, because %s.", num, nodes[num]["host"], doing[action], reason)
-        if action in ("attach", "detach"):
-            (pcp.attach if action == "attach" else pcp.detach)(cfg, num)
-    if any(action.startswith("weigh") for action, _, _ in actions):
-        files.write_all(cfg, weighed_out(nodes, weights, actions))
-        os.kill(pgpool_pid, signal.SIGHUP)
+    def reload(self):
+        """pgpool's main process reads pgpool.conf again on SIGHUP; no session ends."""
+        os.kill(self.pgpool_pid, signal.SIGHUP)

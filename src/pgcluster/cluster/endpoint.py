@@ -1,0 +1,72 @@
+"""The status endpoint: each node serves its NodeStatus on STATUS_PORT; every image asks it.
+
+It holds no secrets and listens on the cluster network only (the port is not
+published). Nodes answer from their first second, even while PostgreSQL is
+down or the node is still deciding its role.
+"""
+import http.client
+import socket
+import time
+from concurrent.futures import ThreadPoolExecutor, wait
+
+from .. import httpserve
+from .status import NodeStatus
+
+# host -> (address, when resolved). Docker's DNS answers from dockerd, which can take over a
+# second under load; a primary that waited on it every time would miss its partners and fence
+# itself. An address is kept ADDRESS_TTL seconds, or until the host fails to answer.
+ADDRESS_TTL = 10.0
+_addresses = {}
+# Name resolution is not bounded by socket timeouts: a node cut off from its network blocks
+# in getaddrinfo for many seconds. Asks run here and are abandoned at their deadline.
+_asks = ThreadPoolExecutor(max_workers=32, thread_name_prefix="ask")
+
+
+def serve(port, snapshot):
+    """Serve snapshot() (a NodeStatus) as JSON on port; return the server."""
+    return httpserve.serve(port, ("", "/status"), "application/json", lambda: snapshot().to_json())
+
+
+def _address(host):
+    address, resolved = _addresses.get(host, (None, 0.0))
+    if time.monotonic() - resolved > ADDRESS_TTL:
+        ip = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)[0][4][0]
+        address = f"[{ip}]" if ":" in ip else ip
+        _addresses[host] = (address, time.monotonic())
+    return address
+
+
+def ask(host, port, timeout=1.0):
+    """The status of the node at host; NodeStatus.unknown(host) when it does not answer in time."""
+    try:
+        conn = http.client.HTTPConnection(_address(host), port, timeout=timeout)
+        try:
+            conn.request("GET", "/status")
+            response = conn.getresponse()
+            if response.status == 200:
+                return NodeStatus.from_json(host, response.read())
+        finally:
+            conn.close()
+    except (OSError, ValueError, TypeError, http.client.HTTPException):
+        _addresses.pop(host, None)
+    return NodeStatus.unknown(host)
+
+
+def ask_all(hosts, port, timeout=1.0):
+    """Ask every host at once: {host: NodeStatus}, unknown for the late and the silent."""
+    futures = {host: _asks.submit(ask, host, port, timeout) for host in hosts}
+    done, _late = wait(futures.values(), timeout=timeout + 0.2)
+    return {host: f.result() if f in done else NodeStatus.unknown(host) for host, f in futures.items()}
+
+
+class Client:
+    """Asks the status endpoints on one port; the unit tests give the duties a fake with the same two methods."""
+
+    def __init__(self, port):
+        self.port = port
+
+    def ask(self, host, timeout=1.0):
+        return ask(host, self.port, timeout)
+
+    def ask_all(self, hosts, timeout=1.0):
+        return ask_all(hosts, self.port, timeout)

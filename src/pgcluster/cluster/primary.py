@@ -1,0 +1,24 @@
+"""Who the primary is: one rule, applied by every image to the nodes' answers."""
+
+
+def followers(candidate, statuses):
+    """How many running standbys name candidate as their primary."""
+    return sum(1 for s in statuses if s.is_standby and s.primary == candidate.host)
+
+
+def find_primary(statuses):
+    """The running, unfenced primary of these answers, or None when there is none or no clear one.
+
+    Several nodes can answer as running primaries for a moment (a cut-off old
+    primary before it fences itself, a new one just promoted). Then the one
+    that more running standbys name as their primary wins; on a tie, the one
+    on the newer timeline (it was promoted later); still tied, none: nobody
+    may act on a guess.
+    """
+    statuses = list(statuses)
+    candidates = [s for s in statuses if s.is_running_primary]
+    if len(candidates) < 2:
+        return candidates[0] if candidates else None
+    rank = {c.host: (followers(c, statuses), c.timeline) for c in candidates}
+    best, second = sorted(candidates, key=lambda c: rank[c.host], reverse=True)[:2]
+    return best if rank[best.host] != rank[second.host] else None

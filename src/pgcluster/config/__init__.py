@@ -1,0 +1,24 @@
+"""The frozen configuration of each container role, from the environment only.
+
+Nothing else in pgcluster reads os.environ. Every loader gathers every problem
+(a missing or malformed variable, CONFIGS as the component itself judges it)
+and raises them together in one ConfigError.
+"""
+import os
+
+from .barman import BarmanConfig, load_barman
+from .describe import describe, markdown
+from .node import NodeConfig, load_node
+from .pgpool import PgpoolConfig, load_pgpool
+from .spec import SPEC, Var, variables
+
+LOADERS = {"node": load_node, "pgpool": load_pgpool, "barman": load_barman}
+
+
+def load(role, env=None):
+    """The role's configuration from env (default: this process's environment)."""
+    return LOADERS[role](os.environ if env is None else env)
+
+
+__all__ = ["BarmanConfig", "LOADERS", "NodeConfig", "PgpoolConfig", "SPEC", "Var", "describe", "load",
+           "load_barman", "load_node", "load_pgpool", "markdown", "variables"]

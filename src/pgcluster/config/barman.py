@@ -1,0 +1,29 @@
+"""The backup container's configuration."""
+from dataclasses import dataclass, field
+
+from .read import build, read
+
+
+@dataclass(frozen=True)
+class BarmanConfig:
+    hosts: tuple
+    port: int
+    replication_user: str
+    replication_password: str = field(repr=False)
+    postgres_user: str
+    postgres_password: str = field(repr=False)
+    postgres_db: str
+    server: str
+    slot: str
+    schedule: str
+    retention_days: int
+    backup_dir: str
+    metrics_port: int
+    status_port: int
+    log_level: str
+
+
+def load_barman(env):
+    """The backup configuration, or ConfigError listing every problem."""
+    v, problems = read("barman", env)
+    return build(BarmanConfig, "barman", v, problems)

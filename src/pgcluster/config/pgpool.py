@@ -1,0 +1,33 @@
+"""The router's configuration."""
+from dataclasses import dataclass, field
+
+from .read import build, read, settings
+
+
+@dataclass(frozen=True)
+class PgpoolConfig:
+    backends: tuple
+    db_users: tuple = field(repr=False)
+    check_user: str
+    check_password: str = field(repr=False)
+    pcp_user: str
+    pcp_password: str = field(repr=False)
+    require_min_backends: int
+    wait_backend_timeout: int
+    settings: dict
+    status_port: int
+    log_level: str
+
+
+def load_pgpool(env):
+    """The router configuration, or ConfigError listing every problem, CONFIGS judged against pgpool's
+    own list of settings included."""
+    from ..pgpool import settings as pgpool_settings  # reads the pgpool package's sample configuration
+
+    v, problems = read("pgpool", env)
+    if "REQUIRE_MIN_BACKENDS" in v and "BACKENDS" in v and v["REQUIRE_MIN_BACKENDS"] > len(v["BACKENDS"]):
+        problems.append(f"REQUIRE_MIN_BACKENDS={v['REQUIRE_MIN_BACKENDS']} is not valid: expected at most "
+                        f"the {len(v['BACKENDS'])} backends listed in BACKENDS.")
+    configs = settings(v, problems)
+    problems += pgpool_settings.problems(configs)
+    return build(PgpoolConfig, "pgpool", v, problems, settings=configs)

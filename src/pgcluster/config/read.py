@@ -1,0 +1,71 @@
+"""Reading a role's variables from the environment: values and problems, every problem at once."""
+from .. import parsers as p
+from ..errors import ConfigError
+from .spec import DERIVED, REQUIRED, variables
+
+
+def _raw(var, env):
+    """The raw string for var (from NAME or NAME_FILE), or None when unset."""
+    value = env.get(var.name)
+    if var.secret:
+        path = env.get(var.name + "_FILE")
+        if path and value:
+            raise ValueError(f"set {var.name} or {var.name}_FILE, not both")
+        if path:
+            try:
+                with open(path, encoding="utf-8") as handle:
+                    value = handle.read().rstrip("\r\n")
+            except OSError as exc:
+                raise ValueError(f"{var.name}_FILE={path} cannot be read: {exc.strerror}") from None
+    return value if value not in (None, "") else None
+
+
+def read(role, env):
+    """({name: value} of every variable that parsed, [problem sentences]); never raises for bad input.
+
+    A derived variable that is absent has the value None.
+    """
+    values, problems = {}, []
+    for var in variables(role):
+        try:
+            raw = _raw(var, env)
+        except ValueError as exc:
+            problems.append(str(exc))
+            continue
+        if raw is None:
+            if var.default is REQUIRED:
+                also = f" (or {var.name}_FILE)" if var.secret else ""
+                problems.append(f"{var.name} is required: set it{also}. {var.doc}")
+                continue
+            if var.default is DERIVED:
+                values[var.name] = None
+                continue
+            raw = var.default
+        try:
+            values[var.name] = var.parse(raw)
+        except ValueError as exc:
+            shown = "(hidden)" if var.secret else repr(raw)
+            problems.append(f"{var.name}={shown} is not valid: expected {exc}.")
+    return values, problems
+
+
+def settings(values, problems):
+    """CONFIGS as an ordered dict, split by the CONFIGS_* symbols; a malformed value adds a problem."""
+    if "CONFIGS" not in values:
+        return {}
+    try:
+        return p.settings(values["CONFIGS"], values.get("CONFIGS_DELIMITER_SYMBOL", ","),
+                          values.get("CONFIGS_ASSIGNMENT_SYMBOL", ":"))
+    except ValueError as exc:
+        problems.append(f"CONFIGS={values['CONFIGS']!r} is not valid: expected {exc}.")
+        return {}
+
+
+def build(cls, role, values, problems, **derived):
+    """The role's frozen configuration from the parsed values and the derived fields, or ConfigError
+    listing every problem."""
+    if problems:
+        raise ConfigError(problems)
+    fields = {var.field: values[var.name] for var in variables(role) if var.field}
+    fields.update(derived)
+    return cls(**fields)

@@ -1,1 +1,0 @@
-"""Health checks behind healthchecks/: each returns (healthy, sentence)."""

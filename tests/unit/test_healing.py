@@ -1,0 +1,84 @@
+"""Standby duties: the tree's shape restored, a stuck standby following or rewound, with fakes."""
+import time
+from types import SimpleNamespace
+
+import pytest
+
+from pgcluster.errors import CommandError, Redecide
+from pgcluster.node.facts import Live
+from pgcluster.node.healing import STUCK_AFTER, Healing, running_primary
+from pgcluster.node.role import Action
+
+from .helpers import FakeClient, down, primary, standby
+
+FIRST_LEVEL = SimpleNamespace(host="pgslave1", partners=("pgmaster", "pgslave1", "pgslave3"),
+                              upstream_host="pgmaster")
+CASCADE = SimpleNamespace(host="pgslave2", partners=(), upstream_host="pgslave1")
+
+
+class FakeRepmgr:
+    def __init__(self, fail=False):
+        self.follows, self.fail = [], fail
+
+    def follow(self, cfg, node_id):
+        if self.fail:
+            raise CommandError("repmgr standby follow exited with 1: this node cannot attach")
+        self.follows.append(node_id)
+
+
+def healing(cfg, answers, fail=False):
+    restarts = []
+    node = SimpleNamespace(cfg=cfg, client=FakeClient(answers), fenced=False,
+                           repmgrd=SimpleNamespace(restart=lambda: restarts.append(1)))
+    duty = Healing(node, repmgr=FakeRepmgr(fail))
+    duty.restarts = restarts
+    return duty
+
+
+def live(upstream="pgmaster", streaming=True, timeline=1, primary="pgmaster"):
+    return Live(role="standby", lsn=100, timeline=timeline, primary=primary, upstream=upstream, streaming=streaming)
+
+
+ANSWERS = {"pgmaster": primary("pgmaster", node_id=1), "pgslave3": standby("pgslave3", node_id=4)}
+
+
+def test_a_first_level_standby_under_another_standby_returns_to_the_primary():
+    duty = healing(FIRST_LEVEL, ANSWERS)
+    duty.tick(live(upstream="pgslave3"))
+    assert duty.repmgr.follows == [1] and duty.restarts == [1]
+
+
+def test_a_healthy_standby_is_left_alone():
+    duty = healing(FIRST_LEVEL, ANSWERS)
+    duty.tick(live())
+    assert duty.repmgr.follows == [] and duty.restarts == []
+
+
+def test_a_stuck_standby_follows_the_primary_after_a_while_and_not_before():
+    duty = healing(FIRST_LEVEL, ANSWERS)
+    duty.tick(live(streaming=False))
+    assert duty.repmgr.follows == []
+    duty.healthy_at, duty.next_check = time.monotonic() - STUCK_AFTER - 1, 0.0
+    duty.tick(live(streaming=False))
+    assert duty.repmgr.follows == [1]
+
+
+def test_a_standby_that_cannot_follow_asks_for_a_rewind():
+    duty = healing(FIRST_LEVEL, {**ANSWERS, "pgmaster": primary("pgmaster", timeline=2, node_id=1)}, fail=True)
+    duty.healthy_at = time.monotonic() - STUCK_AFTER - 1
+    with pytest.raises(Redecide) as raised:
+        duty.tick(live(timeline=1))  # streaming, but on the old timeline
+    assert raised.value.decision.action is Action.REWIND and raised.value.decision.source == "pgmaster"
+
+
+def test_a_cascade_without_partners_finds_the_primary_its_metadata_names():
+    client = FakeClient({"pgslave1": down("pgslave1"), "pgmaster": primary("pgmaster")})
+    found = running_primary(CASCADE, client, known="pgmaster")
+    assert found.host == "pgmaster" and client.asked == ["pgslave1", "pgmaster"]
+
+
+def test_nobody_to_follow_means_no_move():
+    duty = healing(FIRST_LEVEL, {"pgmaster": down("pgmaster"), "pgslave3": standby("pgslave3")})
+    duty.healthy_at = time.monotonic() - STUCK_AFTER - 1
+    duty.tick(live(streaming=False))
+    assert duty.repmgr.follows == []
