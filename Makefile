@@ -4,7 +4,7 @@ COMPOSE ?= docker-compose -f $(COMPOSE_FILE)
 VENV := .venv
 IMAGES := postgis pgpool barman
 
-.PHONY: up down logs status test unit e2e bench docs goldens docker images secrets venv
+.PHONY: up down logs status test unit e2e bench soak docs goldens docker images secrets venv
 
 up: images secrets
 	$(COMPOSE) up -d --no-build
@@ -53,6 +53,13 @@ e2e: venv images
 test: venv images
 	$(VENV)/bin/pytest -v -rfE tests
 
+MINUTES ?= 60
+MODE ?= strict
+SEED ?= $(shell date +%s)
+
+soak: venv images
+	$(VENV)/bin/python bench/chaos --minutes $(MINUTES) --mode $(MODE) --seed $(SEED)
+
 bench: venv images
 	$(VENV)/bin/python bench/failover --runs 5 --modes eventual,partially_strict,strict
 	$(VENV)/bin/python bench/failover --runs 5 --modes eventual --via pgpool
@@ -61,4 +68,5 @@ bench: venv images
 	$(VENV)/bin/python bench/router
 	$(VENV)/bin/python bench/router --clients 1 --threads 1
 	$(VENV)/bin/python bench/backup
+	$(VENV)/bin/python bench/chaos --minutes 15 --mode strict --seed 7
 	$(VENV)/bin/python bench/startup

@@ -17,9 +17,9 @@ def _fail(lines):
     sys.exit(1)
 
 
-def _load(role):
+def _load(role, judge=True):
     try:
-        return config.load(role)
+        return config.load(role, judge=judge)
     except ConfigError as exc:
         _fail(exc.problems)
 
@@ -62,10 +62,14 @@ def node():
 @node.command("run")
 def node_run():
     """Entrypoint: validate the environment, decide the role, run PostgreSQL and repmgrd."""
-    from .node import files
+    from .node import datadir, files
     from .node.supervisor import Supervisor
 
     cfg = _start("node", lambda c: c.node_name)
+    try:
+        datadir.check_version(cfg.pgdata)
+    except FatalError as exc:
+        _fail([str(exc)])
     files.write_all(cfg)
     logger.info("Starting node %s (id %s) at %s in cluster %s.", cfg.node_name, cfg.node_id, cfg.host,
                 cfg.cluster_name)
@@ -149,6 +153,21 @@ def barman_run():
 
 
 @main.command()
+@click.option("--incremental", is_flag=True, help="Copy only what changed since the newest backup.")
+def backup(incremental):
+    """In the backup container: take a base backup now; returns once it is complete."""
+    from .backup.scheduler import take_backup
+
+    cfg = _load("barman")
+    log.setup("backup", cfg.log_level)
+    try:
+        backup_id = take_backup(cfg, "incremental" if incremental else "full")
+    except PgclusterError as exc:
+        _fail([str(exc)])
+    click.echo(f"Backup {backup_id} is complete.")
+
+
+@main.command()
 @click.option("--target-time", help="Recover to this time (ISO 8601; UTC unless it names a zone).")
 @click.option("--target-lsn", help="Recover to this WAL position, such as 0/3000148.")
 @click.option("--target-name", help="Recover to this restore point (pg_create_restore_point).")
@@ -167,8 +186,8 @@ def recover(target_time, target_lsn, target_name, latest, primary, into):
     log.setup("recover", cfg.log_level)
     try:
         if into:
-            backup = recovery.restore(cfg, target, into)
-            click.echo(f"Restored backup {backup['id']} into {into}, up to {targets.describe(target)}.")
+            backup, reached = recovery.restore(cfg, target, into)
+            click.echo(f"Restored backup {backup['id']} into {into}, up to {targets.describe(reached)}.")
         else:
             new_primary = recovery.recover_cluster(cfg, target, primary)
             click.echo(f"The cluster is back at {targets.describe(target)}; {new_primary} is the primary.")
@@ -207,7 +226,7 @@ def health_is_major_master():
     """Healthy unless this node is a primary that a majority of its partners does not follow."""
     from .node.health import is_major_master
 
-    _verdict(is_major_master(_load("node")))
+    _verdict(is_major_master(_load("node", judge=False)))
 
 
 @health.command("has-write-node")
@@ -215,7 +234,7 @@ def health_has_write_node():
     """Healthy when pgpool has an attached primary to send writes to."""
     from .pgpool.health import has_write_node
 
-    _verdict(has_write_node(_load("pgpool")))
+    _verdict(has_write_node(_load("pgpool", judge=False)))
 
 
 @health.command("has-enough-backends")
@@ -224,7 +243,7 @@ def health_has_enough_backends(count):
     """Healthy when at least COUNT backends are up in pgpool (default REQUIRE_MIN_BACKENDS, at least 1)."""
     from .pgpool.health import has_enough_backends
 
-    cfg = _load("pgpool")
+    cfg = _load("pgpool", judge=False)
     _verdict(has_enough_backends(cfg, count if count is not None else max(1, cfg.require_min_backends)))
 
 
@@ -233,4 +252,4 @@ def health_barman_check():
     """Healthy when `barman check` passes: WAL streaming, a backup, the retention policy."""
     from .backup.health import barman_check
 
-    _verdict(barman_check(_load("barman")))
+    _verdict(barman_check(_load("barman", judge=False)))

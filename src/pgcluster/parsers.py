@@ -245,3 +245,8 @@ def cron(raw):
         raise ValueError("a cron expression of five fields (minute hour day-of-month month day-of-week), "
                          "such as '0 3 * * *' for 03:00 every day")
     return value
+
+
+def optional_cron(raw):
+    """A cron expression, or empty for none."""
+    return cron(raw) if raw.strip() else ""

@@ -231,25 +231,30 @@ class Cluster:
         primary = wait_for(lambda: self.tree_is_whole(services), timeout,
                            "exactly one writable node with every other node streaming from it")
         if "pgpool" in self.running(ALL_SERVICES):
-            wait_for(lambda: self.write_via_pgpool() == NODE_NAMES[primary], 60,
+            wait_for(lambda: self.write_via("pgpool") == NODE_NAMES[primary], 60,
                      f"a write through pgpool to land on {primary}")
         return primary
 
-    def write_via_pgpool(self):
-        """The NODE_NAME of the node that took a write sent to pgpool."""
-        return self.query("pgpool", "CREATE TABLE IF NOT EXISTS pgpool_probe (at timestamptz); "
-                                    "INSERT INTO pgpool_probe VALUES (now()) "
-                                    "RETURNING split_part(current_setting('cluster_name'), '/', 2)", timeout=5)[0][0]
+    def write_via(self, router):
+        """The NODE_NAME of the node that took a write sent to the router."""
+        return self.query(router, "CREATE TABLE IF NOT EXISTS pgpool_probe (at timestamptz); "
+                                  "INSERT INTO pgpool_probe VALUES (now()) "
+                                  "RETURNING split_part(current_setting('cluster_name'), '/', 2)", timeout=5)[0][0]
 
 
 @contextmanager
-def failed_start(workdir, name, compose_text, service):
-    """A one-service project that must stop at start: yields it and the lines pgcluster printed."""
+def failed_start(workdir, name, compose_text, service, prepare=None):
+    """A one-service project that must stop at start: yields it and the lines pgcluster printed.
+
+    prepare: a shell command run first in a throwaway container of the service (its volumes mounted).
+    """
     compose_file = Path(workdir) / "bad.yml"
     compose_file.write_text(compose_text)
     c = Cluster(name, workdir, compose_file=compose_file, services=(service,))
     c.down()
     try:
+        if prepare:
+            c.compose("run", "--rm", "--entrypoint", "sh", service, "-c", prepare)
         c.up()
         container = c.container(service)
         wait_for(lambda: c.docker("inspect", "-f", "{{.State.Status}}", container).stdout.strip() == "exited",

@@ -8,6 +8,7 @@ bad input.
 import re
 import time
 import urllib.request
+from datetime import datetime
 
 import psycopg2
 import pytest
@@ -24,8 +25,18 @@ cluster = cluster_fixture("backup")
 
 
 def backup_ids(cluster):
+    """Every backup's id, newest first."""
     out = cluster.exec("backup", *BARMAN, "list-backups", "--minimal", "pg_cluster").stdout
     return out.split()
+
+
+def info_path(backup_id):
+    return f"/var/lib/barman/pg_cluster/meta/{backup_id}-backup.info"  # Barman 3.13.2 and later
+
+
+def backup_info(cluster, backup_id):
+    text = cluster.exec("backup", "cat", info_path(backup_id)).stdout
+    return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
 
 
 def metrics(cluster):
@@ -99,7 +110,7 @@ def test_point_in_time_recovery_brings_back_exactly_the_rows_committed_before_t(
 def test_recovery_into_a_fresh_directory_for_inspection_leaves_the_cluster_alone(cluster):
     where = "/var/lib/pgcluster/recovery/inspect"
     out = recover(cluster, "--latest", "--into", where).stdout
-    assert f"into {where}, up to the latest state" in out
+    assert f"into {where}, up to the latest state (LSN " in out
     listing = cluster.exec("backup", "ls", where).stdout.split()
     assert "PG_VERSION" in listing and "backup_label" in listing
     # A throwaway node on the restored directory, alone, as doc/RECOVERY.md shows.
@@ -157,9 +168,8 @@ def newest_backup_covers_the_primary_timeline(cluster):
     """True once the newest backup is complete and on the timeline the primary writes on."""
     timeline = cluster.query(cluster.primary, "SELECT ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))"
                                               "::bit(32)::int")[0][0]
-    info = cluster.exec("backup", "cat", f"/var/lib/barman/pg_cluster/base/{backup_ids(cluster)[0]}/backup.info").stdout
-    lines = info.splitlines()
-    return "status=DONE" in lines and f"timeline={timeline}" in lines
+    info = backup_info(cluster, backup_ids(cluster)[0])
+    return info["status"] == "DONE" and info["timeline"] == str(timeline)
 
 
 def test_retention_removes_backups_outside_the_recovery_window(cluster):
@@ -167,17 +177,62 @@ def test_retention_removes_backups_outside_the_recovery_window(cluster):
     # so that no backup starts while the test takes its own.
     wait_for(lambda: newest_backup_covers_the_primary_timeline(cluster), 300,
              "the backup that follows the recovery to finish")
-    cluster.exec("backup", *BARMAN, "backup", "--wait", "pg_cluster", timeout=300)
+    cluster.exec("backup", "pgcluster", "backup", timeout=300)
     ids = backup_ids(cluster)  # newest first
     assert len(ids) >= 3
     # Age the two oldest backups far past the 7-day window. The newer of them is still needed
     # to recover to the window's start; the older one is obsolete, and cron removes it.
     for backup_id, day in ((ids[-1], "01"), (ids[-2], "02")):
         cluster.exec("backup", "sed", "-i", "-E", rf"s/^(begin|end)_time=[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}/\1_time=2000-01-{day}/",
-                     f"/var/lib/barman/pg_cluster/base/{backup_id}/backup.info")
+                     info_path(backup_id))
     cluster.exec("backup", *BARMAN, "cron", timeout=120)
     wait_for(lambda: ids[-1] not in backup_ids(cluster), 60, "the obsolete backup to be removed")
     assert backup_ids(cluster) == ids[:-1]
+
+
+EVERY_MINUTE = "  backup:\n    environment: {INCREMENTAL_BACKUP_SCHEDULE: '* * * * *'}\n"
+
+
+def test_incremental_backups_on_their_schedule_restore_exactly_and_retire_as_a_chain(tmp_path):
+    c = start_cluster("incremental", tmp_path, services_yaml=EVERY_MINUTE)
+    try:
+        c.wait_healthy(["backup"], timeout=300)
+        first = backup_ids(c)[-1]
+        c.query("pgmaster", "CREATE TABLE ledger (id int PRIMARY KEY, pad text); "
+                            "INSERT INTO ledger SELECT g, repeat('x', 200) FROM generate_series(1, 1000) g")
+        written = time.time()
+
+        def incremental():
+            for backup_id in backup_ids(c):
+                info = backup_info(c, backup_id)
+                if info.get("parent_backup_id") not in (None, "None") and info["status"] == "DONE" and \
+                        datetime.fromisoformat(info["begin_time"]).timestamp() > written:
+                    return backup_id
+            return None
+
+        child = wait_for(incremental, 150, "an incremental backup on INCREMENTAL_BACKUP_SCHEDULE after the rows")
+        info = backup_info(c, child)
+        assert int(info["deduplicated_size"]) < int(backup_info(c, first)["deduplicated_size"]) / 2, info
+        wait_for(lambda: metrics(c).get("barman_incremental_backups", 0) >= 1, 120, "the incremental backup's metrics")
+        c.query("pgmaster", "INSERT INTO ledger SELECT g, 'y' FROM generate_series(1001, 1100) g")
+        target = c.query("pgmaster", "SELECT to_char(clock_timestamp() AT TIME ZONE 'utc', "
+                                     "'YYYY-MM-DD HH24:MI:SS.US')")[0][0]
+        c.query("pgmaster", "INSERT INTO ledger SELECT g, 'z' FROM generate_series(1101, 1200) g")
+        said = recover(c, "--target-time", target).stdout
+        c.primary = c.wait_tree(timeout=120)
+        assert c.query(c.primary, "SELECT count(*), max(id) FROM ledger") == [(1100, 1100)]
+        assert f"Restoring backup {child} " in said  # the newest backup before T: the incremental
+        # Retention: the first full backup and its incremental child leave together once the window is past
+        # them; a newer full backup, aged to just after them, is what recovery to the window's start needs.
+        kept = c.exec("backup", "pgcluster", "backup", timeout=300).stdout.split()[1]
+        for backup_id, day in ((first, "01"), (kept, "02")):
+            c.exec("backup", "sed", "-i", "-E", rf"s/^(begin|end)_time=[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}/\1_time=2000-01-{day}/",
+                   info_path(backup_id))
+        c.exec("backup", *BARMAN, "cron", timeout=120)
+        wait_for(lambda: first not in backup_ids(c), 60, "the obsolete chain to be removed")
+        assert child not in backup_ids(c) and kept in backup_ids(c)
+    finally:
+        c.down()
 
 
 SYNC = "".join(f"  {s}:\n    environment: {{SYNCHRONOUS_BACKUP: '1'}}\n" for s in SERVICES)
@@ -215,6 +270,8 @@ services:
 @pytest.mark.parametrize("name, extra, message", [
     ("schedule", "      POSTGRES_PASSWORD: secret\n      BACKUP_SCHEDULE: '0 25 * * *'",
      "pgcluster: BACKUP_SCHEDULE='0 25 * * *' is not valid: expected a cron expression of five fields"),
+    ("incremental", "      POSTGRES_PASSWORD: secret\n      INCREMENTAL_BACKUP_SCHEDULE: '*/15 * *'",
+     "pgcluster: INCREMENTAL_BACKUP_SCHEDULE='*/15 * *' is not valid: expected a cron expression of five fields"),
     ("retention", "      POSTGRES_PASSWORD: secret\n      BACKUP_RETENTION_DAYS: 'week'",
      "pgcluster: BACKUP_RETENTION_DAYS='week' is not valid: expected an integer from 1 to 3650."),
     ("nopw", "", "pgcluster: POSTGRES_PASSWORD is required: set it (or POSTGRES_PASSWORD_FILE)."),

@@ -189,3 +189,20 @@ def test_bad_input_stops_the_node_and_leaves_the_volume_untouched(tmp_path, name
         check = c.compose("run", "--rm", "--entrypoint", "pgcluster", "node", "config", "check", check=False)
         said = [line for line in check.stderr.splitlines() if line.startswith("pgcluster:")]
         assert check.returncode == 1 and said == lines, check.stderr
+
+
+OLD_DATA = ("echo 15 > $PGDATA/PG_VERSION && mkdir -p $PGDATA/base/1 && echo rows > $PGDATA/base/1/16384 "
+            "&& find $PGDATA -mindepth 1 -exec touch -d '2025-01-01 00:00' {} +")
+LISTING = ("cd $PGDATA && find . -mindepth 1 -printf '%p %y %TY-%Tm-%Td %TH:%TM\\n' | sort "
+           "&& cat PG_VERSION base/1/16384")
+
+
+def test_a_data_directory_of_another_major_version_is_left_untouched(tmp_path):
+    node = BAD_NODE.format(extra="      POSTGRES_PASSWORD: secret")
+    with failed_start(tmp_path, "badversion", node, "node", prepare=OLD_DATA) as (c, lines):
+        assert lines == ["pgcluster: PGDATA=/var/lib/postgresql/data holds a PostgreSQL 15 data directory, but this "
+                         "image runs PostgreSQL 17; the directory was left untouched. Upgrade it first: see "
+                         "\"Upgrading PostgreSQL\" in the README."], lines
+        after = c.compose("run", "--rm", "--entrypoint", "sh", "node", "-c", LISTING).stdout.splitlines()
+        assert after == ["./PG_VERSION f 2025-01-01 00:00", "./base d 2025-01-01 00:00", "./base/1 d 2025-01-01 00:00",
+                         "./base/1/16384 f 2025-01-01 00:00", "15", "rows"], after

@@ -119,3 +119,48 @@ def test_cascade_finds_the_primary_when_repmgrd_does_not_move_it(cluster):
     cluster.start("pgslave1")
     wait_for(lambda: cluster.sender("pgslave2") == "pgslave1", 90, "the cascade to return under pgslave1")
     assert cluster.wait_tree() == cluster.primary
+
+
+def freeze_repmgrd(cluster, services, signal):
+    for service in services:
+        cluster.exec(service, "pkill", f"-{signal}", "-x", "repmgrd", check=False)
+
+
+def test_a_failover_does_not_wait_for_repmgrd(cluster):
+    """Every standby's repmgrd frozen (present, deciding nothing): the standbys still replace a killed primary."""
+    old = cluster.primary
+    standbys = [s for s in FIRST_LEVEL if s != old]
+    writer = writer_for(cluster)
+    freeze_repmgrd(cluster, standbys, "STOP")
+    try:
+        killed_at = time.monotonic()
+        cluster.kill(old)
+        wait_for(lambda: writer.first_ack_after(killed_at, not_on=NODE_NAMES[old]), 60, "writes on a new primary")
+    finally:
+        freeze_repmgrd(cluster, standbys, "CONT")
+    writer.stop()
+    cluster.start(old)
+    cluster.primary = cluster.wait_tree(timeout=120)
+    assert cluster.primary in standbys
+    present = {n for (n,) in cluster.query(cluster.primary, "SELECT n FROM writes")}
+    assert len(writer.numbers() - present) <= 5  # eventual mode may lose the last acknowledged writes
+
+
+def test_a_primary_frozen_just_as_repmgrd_starts_is_still_replaced(cluster):
+    """The known hole: a repmgrd that starts as its upstream freezes. Freeze the primary within a second of
+    the standbys' repmgrd starting (pgcluster starts it again within a second when it exits)."""
+    frozen = cluster.primary
+    standbys = [s for s in FIRST_LEVEL if s != frozen]
+    writer = writer_for(cluster)
+    freeze_repmgrd(cluster, standbys, "KILL")
+    wait_for(lambda: all(cluster.exec(s, "pgrep", "-x", "repmgrd", check=False).returncode == 0 for s in standbys),
+             15, "repmgrd to start again", interval=0.1)
+    paused_at = time.monotonic()
+    cluster.pause(frozen)
+    try:
+        wait_for(lambda: writer.first_ack_after(paused_at, not_on=NODE_NAMES[frozen]), 60, "writes on a new primary")
+    finally:
+        cluster.unpause(frozen)
+    writer.stop()
+    cluster.primary = cluster.wait_tree(timeout=120)
+    assert cluster.primary != frozen

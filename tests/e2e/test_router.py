@@ -116,6 +116,7 @@ def test_failover_writes_go_to_the_new_primary(cluster):
     first = wait_for(lambda: writer.first_ack_after(killed_at, not_on="node1"), 60,
                      "a write through pgpool after the kill")
     assert first - killed_at < 30
+    wait_for(lambda: sum(1 for _, t, _ in writer.acked if t > first) > 20, 60, "writes to keep flowing")
     writer.stop()
     survivors = tuple(s for s in SERVICES if s != "pgmaster")
     cluster.primary = cluster.wait_tree(services=survivors)

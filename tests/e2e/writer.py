@@ -16,13 +16,11 @@ class Writer(threading.Thread):
     """
 
     def __init__(self, ports, password, interval=0.05, timeout=2):
-        """ports: the nodes' published ports (libpq picks the writable one), or pgpool's alone."""
+        """ports: the nodes' published ports (libpq picks the writable one), or the routers'; or a callable
+        returning them, asked again before each reconnect (a restarted container publishes a new port)."""
         super().__init__(daemon=True)
-        self.dsn = dict(host=",".join("127.0.0.1" for _ in ports), port=",".join(str(p) for p in ports),
-                        dbname="app", user="postgres", password=password, timeout=timeout,
-                        application_name="writer")
-        if len(ports) > 1:
-            self.dsn["target_session_attrs"] = "read-write"
+        self.ports = ports if callable(ports) else (lambda: ports)
+        self.password = password
         self.timeout = timeout
         self.interval = interval
         self.acked = []
@@ -30,17 +28,25 @@ class Writer(threading.Thread):
         self._halt = threading.Event()
         self._next = int(time.time() * 1000)  # distinct from every earlier writer's numbers
 
+    def dsn(self):
+        ports = self.ports()
+        dsn = dict(host=",".join("127.0.0.1" for _ in ports), port=",".join(str(p) for p in ports), dbname="app",
+                   user="postgres", password=self.password, timeout=self.timeout, application_name="writer")
+        if len(ports) > 1:
+            dsn["target_session_attrs"] = "read-write"
+        return dsn
+
     def run(self):
         conn = None
         while not self._halt.is_set():
             try:
                 if conn is None:
-                    conn = db.connect(**self.dsn)
+                    conn = db.connect(**self.dsn())
                 node = db.scalar(conn, "INSERT INTO writes (n) VALUES (%s) "
                                        "RETURNING split_part(current_setting('cluster_name'), '/', 2)",
                                  (self._next,), timeout=self.timeout)
                 self.acked.append((self._next, time.monotonic(), node))
-            except psycopg2.Error:
+            except (psycopg2.Error, AssertionError):  # AssertionError: a port lookup of a stopped container
                 self.errors += 1
                 if conn is not None:
                     conn.close()

@@ -27,6 +27,8 @@ def epoch(text):
     ({"REPLICATION_HOST": None}, "REPLICATION_HOST is required"),
     ({"POSTGRES_PASSWORD": None}, "POSTGRES_PASSWORD is required: set it (or POSTGRES_PASSWORD_FILE)"),
     ({"UPSTREAM_NAME": "my cluster"}, "UPSTREAM_NAME='my cluster' is not valid"),
+    ({"INCREMENTAL_BACKUP_SCHEDULE": "hourly"},
+     "INCREMENTAL_BACKUP_SCHEDULE='hourly' is not valid: expected a cron expression of five fields"),
 ])
 def test_bad_values_name_the_variable_and_the_form(changes, expected):
     found = problems(**changes)
@@ -55,12 +57,44 @@ BACKUPS = [
     (("lsn", "0/A000000"), "b3", ["--target-lsn", "0/A000000"]),
     (("lsn", "0/6000000"), "b1", ["--target-lsn", "0/6000000"]),
     (("name", "before_upgrade"), "b1", ["--target-name", "before_upgrade"]),
-    (("latest", None), "b3", []),
 ])
 def test_choose_backup(target, backup, options):
     chosen, found = choose_backup(BACKUPS, target)
-    pitr = ["--target-tli", "latest", "--target-action", "promote"] if options else []
-    assert (chosen["id"], found) == (backup, options + pitr)
+    assert (chosen["id"], found) == (backup, options + ["--target-tli", "latest", "--target-action", "promote"])
+
+
+def test_without_a_primary_the_latest_state_is_the_end_of_the_archives_newest_timeline():
+    chosen, found = choose_backup(BACKUPS, ("latest", None))
+    assert (chosen["id"], found) == ("b3", ["--target-tli", "latest"])
+
+
+TIMELINES = [dict(b, timeline=1) for b in BACKUPS] + [
+    {"id": "b4", "status": "DONE", "begin": epoch("2026-11-23 03:00:00"), "end": epoch("2026-11-23 03:01:00"),
+     "end_lsn": "0/B000000", "timeline": 1},  # on timeline 1 after the cluster left it at 0/9800000
+]
+
+
+@pytest.mark.parametrize("latest, backup", [
+    ((2, "0/C000100"), "b3"),  # b4 ended on timeline 1 after timeline 2 branched off: it cannot reach timeline 2
+    ((1, "0/C000100"), "b4"),
+])
+def test_the_latest_state_is_the_primarys_position_on_its_timeline(latest, backup):
+    chosen, found = choose_backup(TIMELINES, ("latest", latest), history={1: 0x9800000})
+    assert (chosen["id"], found) == (backup, ["--target-lsn", "0/C000100", "--target-tli", str(latest[0]),
+                                              "--target-action", "promote"])
+
+
+def test_the_segment_a_timeline_began_in():
+    # Timeline 2 branched off timeline 1 at 0/A86DE78: its first file is 00000002000000000000000A.
+    assert targets.walfile(2, "0/A86DE79") == "00000002000000000000000A"
+
+
+def test_wal_file_names_and_timeline_history():
+    assert targets.walfile(2, "0/C000100") == "00000002000000000000000C"
+    assert targets.walfile(3, "1/2000001") == "000000030000000100000002"
+    assert targets.walfile(3, "1/2000000") == "000000030000000100000001"  # right after a switch
+    assert targets.parse_history("1\t0/97F7228\tbefore 2026-12-01 19:49:30+00\n\n2\t0/C000000\tno recovery target\n") \
+        == {1: 0x97F7228, 2: 0xC000000}
 
 
 def test_a_target_before_every_backup_is_refused():
@@ -77,11 +111,23 @@ def test_parse_backup_info_and_read_the_catalogue(tmp_path):
                                       "status=DONE\ntimeline=2\n")
     wals = tmp_path / "pg_cluster" / "wals"
     wals.mkdir()
-    (wals / "xlog.db").write_text("000000020000000000000009\t16777216\t1795320000.5\tNone\n")
-    assert metrics.done_backups(cfg) == [{"id": "20261122T030000", "status": "DONE", "begin": epoch(
-        "2026-11-22 03:00:00.5"), "end": epoch("2026-11-22 03:00:10.5"), "end_lsn": "0/9000100", "size": 1234,
-        "timeline": 2}]
+    (wals / "pg_cluster-xlog.db").write_text("000000020000000000000009\t16777216\t1795320000.5\tNone\n")
+    assert metrics.done_backups(cfg) == [{"id": "20261122T030000", "status": "DONE", "kind": "full", "parent": None,
+                                          "begin": epoch("2026-11-22 03:00:00.5"), "end": epoch("2026-11-22 03:00:10.5"),
+                                          "end_lsn": "0/9000100", "size": 1234, "timeline": 2}]
     assert metrics.last_wal_time(cfg) == 1795320000.5
+
+
+def test_barman_313_keeps_backup_info_in_meta_and_marks_incremental_backups(tmp_path):
+    cfg = load(BACKUP_DIR=str(tmp_path))
+    meta = tmp_path / "pg_cluster" / "meta"
+    meta.mkdir(parents=True)
+    (meta / "20261122T040000-backup.info").write_text("backup_id=20261122T040000\nparent_backup_id=20261122T030000\n"
+                                                      "status=DONE\nend_time=2026-11-22 04:00:05+00:00\nsize=99\n")
+    (meta / "20261122T030000-backup.info").write_text("backup_id=20261122T030000\nparent_backup_id=None\n"
+                                                      "status=DONE\nend_time=2026-11-22 03:00:05+00:00\n")
+    assert [(b["id"], b["kind"], b["parent"]) for b in metrics.backups(cfg)] == [
+        ("20261122T030000", "full", None), ("20261122T040000", "incremental", "20261122T030000")]
 
 
 def test_a_backup_in_progress_is_listed_but_not_done(tmp_path):

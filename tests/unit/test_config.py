@@ -164,3 +164,9 @@ def test_describe_hides_exactly_the_spec_secrets(role):
         else:
             assert shown == repr(getattr(cfg, name)), name
     assert secret_fields and secret_fields <= set(lines)
+
+
+def test_health_checks_load_without_running_the_judges():
+    env = {**BASE, "CONFIGS": "shard_buffers:128MB"}
+    assert config.load("node", env, judge=False).settings == {"shard_buffers": "128MB"}
+    assert problems(CONFIGS="shard_buffers:128MB")  # what the entrypoint and config check do

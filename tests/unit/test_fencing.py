@@ -7,7 +7,8 @@ import pytest
 from pgcluster.cluster.status import NodeStatus
 from pgcluster.errors import Redecide
 from pgcluster.node.facts import Live
-from pgcluster.node.fencing import Fencing, PartnerWatch, rival_with_precedence
+from pgcluster.node.fencing import Fencing, rival_with_precedence
+from pgcluster.node.partners import PartnerWatch
 from pgcluster.node.promotion import check_promotion, validate
 from pgcluster.node.role import Action
 from pgcluster.node.sync import synchronous_names
@@ -110,14 +111,10 @@ class Quiet:
     def __init__(self):
         self.latest, self.majority_at = (0.0, {}, False), 0.0
 
-    def start(self):
-        pass
-
 
 def fencing_for(since_ago, fenced=False):
     cfg = SimpleNamespace(host="pgmaster", voters=VOTERS, fence_timeout=3.0, status_port=8008)
-    duty = Fencing(SimpleNamespace(cfg=cfg, fenced=fenced, client=FakeClient(), stopping=threading.Event()))
-    duty.watch = Quiet()
+    duty = Fencing(SimpleNamespace(cfg=cfg, fenced=fenced, watch=Quiet()))
     duty.since = time.monotonic() - since_ago
     return duty
 
@@ -177,3 +174,19 @@ def test_a_round_records_when_it_saw_a_majority():
     client.answers.clear()
     watch.ask_round(43.0)
     assert not watch.latest[2] and watch.majority_at == 42.0
+
+
+@pytest.mark.parametrize("sibling, allowed", [
+    (standby("pgslave3", lsn=150, priority=100, node_id=4), False),  # further ahead
+    (standby("pgslave3", lsn=100, priority=200, node_id=4), False),  # as far, higher priority
+    (standby("pgslave3", lsn=100, priority=100, node_id=4), True),   # as far, same priority, higher node id
+    (standby("pgslave3", lsn=150, priority=0, node_id=4), True),     # never promoted
+])
+def test_only_the_first_in_repmgrs_election_order_is_promoted(sibling, allowed):
+    me = NodeStatus("pgslave1", node_id=2, priority=100, role="standby", running=True, primary="pgmaster", lsn=100,
+                    upstream_last_seen=9)
+    verdict, reason, _ = check_promotion(me, {"pgmaster": down("pgmaster"), "pgslave3": sibling}, VOTERS,
+                                         "eventual", 3.0)
+    assert verdict is allowed, reason
+    if not allowed:
+        assert reason == "pgslave3 comes first in the election order (WAL received, priority, node id)"

@@ -130,6 +130,24 @@ def test_watcher_decisions(nodes, statuses, expected):
     assert watcher.decide(nodes, statuses) == expected
 
 
+def test_a_primary_pgpool_still_writes_to_is_detached_once_another_runs():
+    """pgpool-II 4.6's health check never marks a frozen backend down: the cluster's answers do."""
+    nodes = {0: node("pgmaster", role="primary"), 1: node("pgslave1", status="down"), 2: node("pgslave3")}
+    statuses = {"pgmaster": down("pgmaster"), "pgslave1": primary_answer("pgslave1", timeline=2),
+                "pgslave3": answer("pgslave3", primary="pgslave1")}
+    assert watcher.decide(nodes, statuses) == [("detach", 0, "pgslave1 is the running primary, not pgmaster"),
+                                              ("attach", 1, "pgslave1 is the running primary")]
+
+
+@pytest.mark.parametrize("silent, expected", [
+    ({"pgslave3": 1.0}, []),
+    ({"pgslave3": 5.0}, [("detach", 2, "pgslave3 has not answered for 5 s")]),
+])
+def test_a_backend_silent_for_long_is_detached(silent, expected):
+    nodes = {0: node("pgmaster", role="primary"), 2: node("pgslave3")}
+    assert watcher.decide(nodes, {"pgmaster": PRIMARY, "pgslave3": down("pgslave3")}, silent=silent) == expected
+
+
 MB = 1048576
 WEIGHTS = {0: 1.0, 1: 1.0, 2: 1.0}
 ALL_ANSWER = {"pgmaster": PRIMARY, "pgslave1": answer("pgslave1"), "pgslave3": answer("pgslave3")}

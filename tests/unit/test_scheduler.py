@@ -3,8 +3,9 @@ import time
 from types import SimpleNamespace
 
 from pgcluster import config
-from pgcluster.backup import paths
-from pgcluster.backup.scheduler import HISTORY_ERROR, Scheduler
+from pgcluster.backup import paths, stream
+from pgcluster.backup.primary import PrimaryState
+from pgcluster.backup.scheduler import HISTORY_ERROR, Scheduler, take_backup
 
 from .goldens import BARMAN_ENV
 
@@ -15,24 +16,26 @@ class FakeBarman:
 
     def run(self, *args, **kwargs):
         self.calls.append(args)
+        if args[:2] == ("receive-wal", "--stop"):
+            self.args = None
         return SimpleNamespace(returncode=0, stdout="", stderr="")
 
     def receiver(self, server):
         return self.args
 
 
-def scheduler(tmp_path, monkeypatch, receiver=None, primary=(1, False), backups=1):
+def scheduler(tmp_path, monkeypatch, receiver=None, primary=PrimaryState(1, "0/1000000", False), backups=1, **env):
     monkeypatch.setattr(paths, "LOG_FILE", str(tmp_path / "barman.log"))
-    cfg = config.load("barman", {**BARMAN_ENV, "BACKUP_DIR": str(tmp_path)})
+    cfg = config.load("barman", {**BARMAN_ENV, "BACKUP_DIR": str(tmp_path), **env})
+    meta = tmp_path / "pg_cluster" / "meta"
+    meta.mkdir(parents=True)
     for n in range(backups):
-        base = tmp_path / "pg_cluster" / "base" / f"2026112{n}T030000"
-        base.mkdir(parents=True)
-        (base / "backup.info").write_text(f"backup_id=2026112{n}T030000\nstatus=DONE\n"
-                                          f"end_time=2026-11-2{n} 03:01:00+00:00\n")
+        (meta / f"2026112{n}T030000-backup.info").write_text(
+            f"backup_id=2026112{n}T030000\nstatus=DONE\nend_time=2026-11-2{n} 03:01:00+00:00\ntimeline=1\n")
     s = Scheduler(cfg, barman=FakeBarman(receiver))
     s.primary_state = lambda: primary
     s.taken = []
-    s.take_backup = s.taken.append
+    s.take_backup = lambda kind, reason: s.taken.append((kind, reason))
     return s
 
 
@@ -42,16 +45,22 @@ def test_a_stopped_wal_stream_is_started_by_cron_and_no_backup_waits_for_it(tmp_
     assert s.barman.calls == [("cron",)] and s.taken == []
 
 
-def test_a_history_error_in_barmans_log_resets_the_stream(tmp_path, monkeypatch):
+def test_a_history_error_in_barmans_log_restarts_the_stream_at_the_start_of_the_primarys_timeline(
+        tmp_path, monkeypatch):
     s = scheduler(tmp_path, monkeypatch, receiver=["pg_receivewal", "/pg_cluster/"])
+    (tmp_path / "pg_cluster" / "streaming").mkdir()
+    monkeypatch.setattr(stream, "timeline_start", lambda cfg: (2, "00000002000000000000000A"))
     (tmp_path / "barman.log").write_text(f"2026-12-01 ERROR: requested starting point 0/C000000 {HISTORY_ERROR}\n")
     s.forward_log()
     s.check_stream()
-    assert s.barman.calls == [("receive-wal", "--reset", "pg_cluster"), ("cron",)]
+    assert s.barman.calls == [("receive-wal", "--stop", "pg_cluster"), ("receive-wal", "--reset", "pg_cluster"),
+                              ("cron",)]
+    placeholder = tmp_path / "pg_cluster" / "streaming" / "00000002000000000000000A.partial"
+    assert placeholder.stat().st_size == 16 * 1024 * 1024 and not s.reset_needed
 
 
 def test_the_stream_restarts_when_the_primary_wants_synchronous_wal(tmp_path, monkeypatch):
-    s = scheduler(tmp_path, monkeypatch, receiver=["pg_receivewal", "/pg_cluster/"], primary=(1, True))
+    s = scheduler(tmp_path, monkeypatch, receiver=["pg_receivewal", "/pg_cluster/"], primary=PrimaryState(1, "0/1000000", True))
     s.check_stream()
     assert s.barman.calls == [("receive-wal", "--stop", "pg_cluster"), ("cron",)]
 
@@ -59,12 +68,27 @@ def test_the_stream_restarts_when_the_primary_wants_synchronous_wal(tmp_path, mo
 def test_backups_are_due_first_then_after_a_failover_then_on_schedule(tmp_path, monkeypatch):
     (tmp_path / "none").mkdir()
     (tmp_path / "one").mkdir()
-    assert scheduler(tmp_path / "none", monkeypatch, backups=0).backup_due(1) == "there is no backup yet"
+    assert scheduler(tmp_path / "none", monkeypatch, backups=0).backup_due(1) == ("full", "there is no backup yet")
     s = scheduler(tmp_path / "one", monkeypatch)
     assert s.backup_due(1) is None  # the first look only learns the timeline
-    assert s.backup_due(2) == "the primary moved to timeline 2 (a failover), and backups must follow it"
+    assert s.backup_due(2) == ("full", "the primary moved to timeline 2 (a failover), and backups must follow it")
     s.next_backup = time.time() - 1
-    assert s.backup_due(2) == "BACKUP_SCHEDULE '0 3 * * *' is due" and s.next_backup > time.time()
+    assert s.backup_due(2) == ("full", "BACKUP_SCHEDULE '0 3 * * *' is due") and s.next_backup > time.time()
+
+
+def test_incremental_backups_follow_their_own_schedule_on_the_newest_backups_timeline(tmp_path, monkeypatch):
+    s = scheduler(tmp_path, monkeypatch, INCREMENTAL_BACKUP_SCHEDULE="*/15 * * * *")
+    assert s.backup_due(1) is None and s.next_incremental > time.time()
+    s.next_incremental = time.time() - 1
+    assert s.backup_due(1) == ("incremental", "INCREMENTAL_BACKUP_SCHEDULE '*/15 * * * *' is due")
+    s.next_incremental, s.timeline = time.time() - 1, 2  # the newest backup is on timeline 1
+    assert s.backup_due(2) == ("full", "INCREMENTAL_BACKUP_SCHEDULE '*/15 * * * *' is due, but the newest backup "
+                                       "is on an older timeline than the primary's 2")
+
+
+def test_without_an_incremental_schedule_only_full_backups_are_taken(tmp_path, monkeypatch):
+    s = scheduler(tmp_path, monkeypatch)
+    assert s.next_incremental is None and s.backup_due(1) is None
 
 
 def test_a_healthy_stream_with_a_backup_due_takes_it(tmp_path, monkeypatch):
@@ -72,6 +96,31 @@ def test_a_healthy_stream_with_a_backup_due_takes_it(tmp_path, monkeypatch):
     s.timeline = 1
     s.check_stream()
     assert s.taken == [] and s.barman.calls == []
-    s.primary_state = lambda: (2, False)
+    s.primary_state = lambda: PrimaryState(2, "0/5000000", False)
     s.check_stream()
-    assert s.taken == ["the primary moved to timeline 2 (a failover), and backups must follow it"]
+    assert s.taken == [("full", "the primary moved to timeline 2 (a failover), and backups must follow it")]
+
+
+class BackingUpBarman(FakeBarman):
+    """A barman whose backup ends waiting for its last WAL file, as PostgreSQL 17 leaves it."""
+
+    def __init__(self, meta):
+        super().__init__()
+        self.meta = meta
+
+    def run(self, *args, **kwargs):
+        if args[0] == "backup":
+            (self.meta / "20261201T100000-backup.info").write_text("status=WAITING_FOR_WALS\n")
+        if args[0] == "check-backup":
+            (self.meta / "20261201T100000-backup.info").write_text("status=DONE\n")
+        return super().run(*args, **kwargs)
+
+
+def test_a_backup_is_complete_only_once_its_last_wal_file_was_closed_and_archived(tmp_path):
+    cfg = config.load("barman", {**BARMAN_ENV, "BACKUP_DIR": str(tmp_path)})
+    meta = tmp_path / "pg_cluster" / "meta"
+    meta.mkdir(parents=True)
+    barman = BackingUpBarman(meta)
+    assert take_backup(cfg, "incremental", barman) == "20261201T100000"
+    assert [c[0] for c in barman.calls] == ["switch-wal", "backup", "switch-wal", "check-backup"]
+    assert barman.calls[1] == ("backup", "--incremental", "latest", "pg_cluster")

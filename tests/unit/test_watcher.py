@@ -52,7 +52,13 @@ def test_a_lagging_standby_is_weighed_out_by_a_reload_not_a_detach(tmp_path, mon
     assert "backend_weight1 = 0\n" in (tmp_path / "pgpool_conf").read_text()
 
 
-def test_nodes_that_do_not_answer_are_left_as_they_are(tmp_path, monkeypatch):
+def test_nodes_that_do_not_answer_are_detached_only_once_silent_for_a_while(tmp_path, monkeypatch):
     nodes = {0: PoolNode("pgmaster", 5432, "down", 1.0, "primary"), 1: PoolNode("pgslave1", 5432, "up", 1.0, "standby")}
     w = watcher_for(tmp_path, monkeypatch, nodes, {})
+    now = [100.0]
+    w.clock = lambda: now[0]
     assert w.tick() == [] and w.pcp.calls == []
+    now[0] += 3.0
+    assert w.tick() == []
+    now[0] += 2.0
+    assert [a for a, _, _ in w.tick()] == ["detach"] and w.pcp.calls == [("detach", 1)]

@@ -1,5 +1,4 @@
-"""The barman command line, with this container's configuration and JSON output."""
-import json
+"""The barman command line, with this container's configuration."""
 import logging
 import os
 
@@ -18,11 +17,6 @@ def run(*args, timeout=600, check=True, quiet=True):
     quiet_flag = ["-q"] if quiet else []
     return proc.run(["barman", "-c", paths.BARMAN_CONF, *quiet_flag, *args], timeout=timeout, env=env(),
                     check=check)
-
-
-def as_json(*args, timeout=120):
-    out = proc.run(["barman", "-c", paths.BARMAN_CONF, "-f", "json", *args], timeout=timeout, env=env()).stdout
-    return json.loads(out) if out.strip() else {}
 
 
 def receiver(server):

@@ -38,16 +38,31 @@ def _int(value):
     return int(value) if value and value.isdigit() else 0
 
 
+def info_files(cfg):
+    """{backup id: path of its backup.info}: meta/<id>-backup.info since Barman 3.13.2, base/<id>/backup.info
+    before it (and for backups taken then)."""
+    server = os.path.join(cfg.backup_dir, cfg.server)
+    found = {os.path.basename(os.path.dirname(p)): p
+             for p in glob.glob(os.path.join(server, "base", "*", "backup.info"))}
+    found.update({os.path.basename(p)[:-len("-backup.info")]: p
+                  for p in glob.glob(os.path.join(server, "meta", "*-backup.info"))})
+    return found
+
+
 def backups(cfg):
-    """Every backup of the server, oldest first: id, status, begin/end (epoch), end_wal, size, timeline."""
+    """Every backup of the server, oldest first: id, status, kind (full or incremental), parent, begin/end
+    (epoch), end_lsn, size, timeline."""
     found = []
-    for path in glob.glob(os.path.join(cfg.backup_dir, cfg.server, "base", "*", "backup.info")):
+    for backup_id, path in info_files(cfg).items():
         with open(path, encoding="utf-8") as handle:
             info = parse_info(handle.read())
-        found.append({"id": info.get("backup_id") or os.path.basename(os.path.dirname(path)),
-                      "status": info.get("status", ""), "begin": _timestamp(info.get("begin_time")),
-                      "end": _timestamp(info.get("end_time")), "end_lsn": info.get("end_xlog", ""),
-                      "size": _int(info.get("size")), "timeline": _int(info.get("timeline"))})
+        parent = info.get("parent_backup_id") or "None"
+        found.append({"id": info.get("backup_id") or backup_id, "status": info.get("status", ""),
+                      "kind": "full" if parent == "None" else "incremental",
+                      "parent": None if parent == "None" else parent,
+                      "begin": _timestamp(info.get("begin_time")), "end": _timestamp(info.get("end_time")),
+                      "end_lsn": info.get("end_xlog", ""), "size": _int(info.get("size")),
+                      "timeline": _int(info.get("timeline"))})
     return sorted(found, key=lambda b: b["end"] or 0)
 
 
@@ -55,19 +70,24 @@ def done_backups(cfg):
     return [b for b in backups(cfg) if b["status"] == "DONE"]
 
 
+def archived_wals(cfg):
+    """[(WAL file name, epoch it was archived)] from Barman's WAL catalogue, oldest first: wals/<server>-xlog.db
+    since Barman 3.13, wals/xlog.db before."""
+    wals = os.path.join(cfg.backup_dir, cfg.server, "wals")
+    for name in (f"{cfg.server}-xlog.db", "xlog.db"):
+        try:
+            with open(os.path.join(wals, name), encoding="utf-8") as handle:
+                lines = handle.read().splitlines()
+        except OSError:
+            continue
+        return [(f[0], float(f[2])) for f in (line.split("\t") for line in lines) if len(f) >= 3]
+    return []
+
+
 def last_wal_time(cfg):
-    """When the newest WAL file reached the archive (epoch), from Barman's WAL catalogue."""
-    path = os.path.join(cfg.backup_dir, cfg.server, "wals", "xlog.db")
-    try:
-        with open(path, encoding="utf-8") as handle:
-            lines = handle.read().splitlines()
-    except OSError:
-        return None
-    for line in reversed(lines):
-        fields = line.split("\t")
-        if len(fields) >= 3:
-            return float(fields[2])
-    return None
+    """When the newest WAL file reached the archive (epoch)."""
+    found = archived_wals(cfg)
+    return found[-1][1] if found else None
 
 
 METRICS = (
@@ -76,6 +96,10 @@ METRICS = (
     ("barman_last_backup_end_timestamp_seconds", "When the newest completed base backup ended (Unix time)."),
     ("barman_last_backup_duration_seconds", "How long the newest completed base backup took."),
     ("barman_last_backup_size_bytes", "Size of the newest completed base backup."),
+    ("barman_incremental_backups", "Number of completed incremental base backups kept (part of barman_backups)."),
+    ("barman_last_incremental_backup_end_timestamp_seconds",
+     "When the newest completed incremental base backup ended (Unix time)."),
+    ("barman_last_incremental_backup_size_bytes", "Size of the newest completed incremental base backup."),
     ("barman_wal_archive_delay_seconds", "Seconds since the newest WAL file reached the archive."),
     ("barman_disk_free_bytes", "Free space on the volume holding the backups."),
 )
@@ -97,6 +121,8 @@ def collect(cfg, now=None):
     now = time.time() if now is None else now
     done = done_backups(cfg)
     last = done[-1] if done else None
+    incremental = [b for b in done if b["kind"] == "incremental"]
+    last_incremental = incremental[-1] if incremental else None
     check = barman.run("check", cfg.server, check=False, timeout=60)
     wal_time = last_wal_time(cfg)
     return {
@@ -105,6 +131,9 @@ def collect(cfg, now=None):
         "barman_last_backup_end_timestamp_seconds": last["end"] if last else None,
         "barman_last_backup_duration_seconds": (last["end"] - last["begin"]) if last and last["begin"] else None,
         "barman_last_backup_size_bytes": last["size"] if last else None,
+        "barman_incremental_backups": len(incremental),
+        "barman_last_incremental_backup_end_timestamp_seconds": last_incremental["end"] if last_incremental else None,
+        "barman_last_incremental_backup_size_bytes": last_incremental["size"] if last_incremental else None,
         "barman_wal_archive_delay_seconds": max(0.0, now - wal_time) if wal_time else None,
         "barman_disk_free_bytes": shutil.disk_usage(cfg.backup_dir).free,
     }

@@ -21,34 +21,79 @@ from ..cluster import plan as plans
 from ..cluster.endpoint import ask_all
 from ..cluster.primary import find_primary
 from ..errors import FatalError
-from . import barman, metrics
+from . import barman, metrics, stream
+from .primary import state as primary_now
 from .paths import RECOVERY_DIR
-from .targets import choose_backup, describe, iso
+from .targets import choose_backup, describe, iso, parse_history, walfile
+
+ARCHIVE_WAIT = 60.0  # seconds --latest waits for Barman's archive to reach the primary's position
+# Directories PostgreSQL needs in a data directory, even empty. Barman 3.13.3 leaves the empty pg_wal and
+# pg_tblspc out when it restores an incremental backup combined by pg_combinebackup.
+DATA_DIRS = ("pg_wal", "pg_tblspc", "pg_replslot", "pg_notify", "pg_serial", "pg_snapshots", "pg_stat",
+             "pg_stat_tmp", "pg_subtrans", "pg_twophase", "pg_commit_ts", "pg_dynshmem", "pg_xact",
+             "pg_logical/snapshots", "pg_logical/mappings", "pg_multixact/members", "pg_multixact/offsets")
 
 logger = logging.getLogger(__name__)
 
 
-def restore(cfg, target, destination):
-    """barman recover into destination; returns the backup used."""
-    if os.path.exists(destination) and os.listdir(destination):
-        raise FatalError(f"{destination} is not empty; recover into a new directory.")
-    # The commits just before now are in the segment still being streamed: close it and
-    # wait until it is archived, so the restored WAL reaches the target.
+def latest(cfg):
+    """The latest state as a target: the primary's position on its timeline now, once Barman's archive holds
+    the WAL file it is in; FatalError when the archive does not catch up within ARCHIVE_WAIT. Without a
+    primary: the end of the archive's newest timeline."""
+    now = primary_now(cfg)
+    if now is None:
+        logger.warning("No primary answers: restoring everything the archive holds, up to the end of its newest "
+                       "timeline.")
+        return ("latest", None), None
+    switch_wal(cfg)  # closes the file the primary's position is in
+    needed = walfile(now.timeline, now.lsn)
+    deadline = time.monotonic() + ARCHIVE_WAIT
+    while needed not in {name for name, _ in metrics.archived_wals(cfg)}:
+        if time.monotonic() > deadline:
+            raise FatalError(f"--latest: Barman's archive does not hold the primary's WAL up to LSN {now.lsn} on "
+                             f"timeline {now.timeline} (file {needed}) after {ARCHIVE_WAIT:.0f} s: the WAL stream "
+                             f"is behind the primary; try again once `barman check` passes, or give --target-lsn.")
+        time.sleep(2)
+    history = os.path.join(cfg.backup_dir, cfg.server, "wals", f"{now.timeline:08X}.history")
+    try:
+        with open(history, encoding="utf-8") as handle:
+            ancestry = parse_history(handle.read())
+    except OSError:
+        ancestry = {}
+    return ("latest", (now.timeline, now.lsn)), ancestry
+
+
+def switch_wal(cfg):
+    """Close the WAL segment being streamed and wait until it is archived: the commits just before now are
+    in it."""
     switched = barman.run("switch-wal", "--force", "--archive", "--archive-timeout", "60", cfg.server,
                           timeout=120, check=False)
     if switched.returncode != 0:
         logger.warning("Could not archive the current WAL segment (no primary?); recovering from the archive "
                        "as it is, which may end before the target.")
-    backup, options = choose_backup(metrics.backups(cfg), target)
+
+
+def restore(cfg, target, destination):
+    """barman recover into destination; returns the backup used and the target reached."""
+    if os.path.exists(destination) and os.listdir(destination):
+        raise FatalError(f"{destination} is not empty; recover into a new directory.")
+    history = None
+    if target[0] == "latest":
+        target, history = latest(cfg)
+    else:
+        switch_wal(cfg)
+    backup, options = choose_backup(metrics.backups(cfg), target, history)
     logger.info("Restoring backup %s (ended %s) into %s, up to %s.", backup["id"], iso(backup["end"]),
                 destination, describe(target))
     started = time.monotonic()
     barman.run("recover", *options, cfg.server, backup["id"], destination, timeout=86400)
+    for name in DATA_DIRS:
+        os.makedirs(os.path.join(destination, name), mode=0o700, exist_ok=True)
     # The marker tells a node starting on this directory that it holds restored data, to be
     # replayed and promoted (not a clone cut short, which would be removed).
     open(os.path.join(destination, plans.RESTORED_MARKER), "w").close()
     logger.info("Restored in %.1f s.", time.monotonic() - started)
-    return backup
+    return backup, target
 
 
 def current_primary(cfg):
@@ -63,7 +108,7 @@ def recover_cluster(cfg, target, primary=None, timeout=3600, directory=RECOVERY_
     primary = primary or current_primary(cfg) or cfg.hosts[0]
     plan_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     data = os.path.join(plan_id, "data")
-    restore(cfg, target, os.path.join(directory, data))
+    _, target = restore(cfg, target, os.path.join(directory, data))
     plan = plans.Plan(id=plan_id, primary=primary, hosts=tuple(cfg.hosts), data=data, target=describe(target))
     plans.write(plan, directory)
     logger.info("Recovery %s: every node now stops; %s starts from the restored data, the others clone from it.",
@@ -79,9 +124,7 @@ def recover_cluster(cfg, target, primary=None, timeout=3600, directory=RECOVERY_
         raise FatalError(f"{primary} did not come up as the primary within {timeout} s; see its log.")
     logger.info("Recovery %s: %s runs as the primary; restarting the WAL stream on its new timeline.",
                 plan_id, primary)
-    barman.run("receive-wal", "--stop", cfg.server, check=False)
-    barman.run("receive-wal", "--reset", cfg.server, check=False)
-    barman.run("cron", timeout=300)
+    stream.restart(cfg, barman)
     shutil.rmtree(os.path.join(directory, data), ignore_errors=True)
     others = [h for h in cfg.hosts if h != primary]
     while others and time.monotonic() < deadline:

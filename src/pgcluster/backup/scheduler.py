@@ -11,17 +11,16 @@
 """
 import logging
 import os
+import re
 import signal
 import threading
 import time
 from datetime import datetime, timezone
 
-import psycopg2
 from croniter import croniter
 
-from .. import db
 from ..errors import CommandError
-from . import barman, metrics, paths
+from . import barman, metrics, paths, primary, stream
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +28,8 @@ MAINTENANCE_EVERY = 60.0
 STREAM_CHECK_EVERY = 5.0
 METRICS_EVERY = 60.0  # `barman check` is not cheap
 HISTORY_ERROR = "is not in this server's history"
+# Barman 3.13 logs this on every poll of its streaming directory, several times a second.
+LOG_NOISE = re.compile(r"No xlog segments found from streaming")
 
 
 class LogTail:
@@ -49,6 +50,33 @@ class LogTail:
         return text.splitlines()
 
 
+def take_backup(cfg, kind, barman=barman, wait=120):
+    """Take a full or incremental base backup and return it once Barman holds every WAL file it needs.
+
+    PostgreSQL 17 ends a streamed backup at a segment boundary, so the backup's last WAL file is the
+    one just begun and `barman backup --wait` would wait until something else fills it. Instead the
+    segment is closed (switch-wal) and Barman's check marks the backup done once the file is archived.
+    """
+    server = cfg.server
+    # A fresh server's WAL archive check fails until one segment has been archived.
+    barman.run("switch-wal", "--force", "--archive", "--archive-timeout", "60", server, timeout=120, check=False)
+    before = {b["id"] for b in metrics.backups(cfg)}
+    barman.run("backup", *(["--incremental", "latest"] if kind == "incremental" else []), server, timeout=7200)
+    new = [b["id"] for b in metrics.backups(cfg) if b["id"] not in before]
+    if not new:
+        raise CommandError(f"barman backup {server} finished without a new backup.")
+    barman.run("switch-wal", "--force", "--archive", "--archive-timeout", "60", server, timeout=120)
+    deadline = time.monotonic() + wait
+    while True:
+        barman.run("check-backup", server, new[0], timeout=300, check=False)
+        status = next((b["status"] for b in metrics.backups(cfg) if b["id"] == new[0]), "")
+        if status == "DONE":
+            return new[0]
+        if status == "FAILED" or time.monotonic() > deadline:
+            raise CommandError(f"Backup {new[0]} is {status or 'gone'}: its WAL did not reach the archive.")
+        time.sleep(1)
+
+
 def next_run(schedule, after):
     """The next time (epoch seconds, UTC) the cron schedule fires after `after`."""
     return croniter(schedule, datetime.fromtimestamp(after, timezone.utc)).get_next(float)
@@ -66,6 +94,7 @@ class Scheduler:
         self.reset_needed = False
         self.timeline = None
         self.next_backup = next_run(cfg.schedule, time.time())
+        self.next_incremental = next_run(cfg.incremental_schedule, time.time()) if cfg.incremental_schedule else None
         self.log = LogTail(paths.LOG_FILE)
 
     # --- one step each ----------------------------------------------------------------------
@@ -73,55 +102,46 @@ class Scheduler:
         with self.maintenance_lock:
             if self.reset_needed:
                 logger.warning("Resetting receive-wal: the primary's timeline history does not contain "
-                               "Barman's position, so streaming restarts from the primary's current WAL.")
-                self.barman.run("receive-wal", "--reset", self.cfg.server, check=False)
+                               "Barman's position (a failover lost WAL Barman had), so streaming restarts on the "
+                               "primary's timeline.")
+                stream.restart(self.cfg, self.barman)
                 self.reset_needed = False
+                return
             logger.debug("Running barman cron (%s).", why)
             self.barman.run("cron", timeout=300)
 
     def primary_state(self):
-        """(timeline, synchronous) of the primary now: the timeline it writes on, and whether its
-        commits wait for Barman's receiver. None when no primary answers."""
-        try:
-            conn = db.connect(",".join(self.cfg.hosts), ",".join(str(self.cfg.port) for _ in self.cfg.hosts),
-                              self.cfg.postgres_user, self.cfg.postgres_db, self.cfg.postgres_password, timeout=3,
-                              target_session_attrs="read-write", application_name="barman-scheduler")
-        except psycopg2.Error:
-            return None
-        try:
-            timeline, names = db.rows(conn, """
-                SELECT ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int,
-                       current_setting('synchronous_standby_names')""", timeout=5)[0]
-            return timeline, "barman_receive_wal" in names
-        except psycopg2.Error:
-            return None
-        finally:
-            conn.close()
+        return primary.state(self.cfg)
 
     def backup_due(self, timeline):
-        """The reason a base backup is due now, or None."""
+        """(kind, reason) of the base backup due now (kind: full or incremental), or None."""
         if self.backup_thread and self.backup_thread.is_alive():
             return None
         previous, self.timeline = self.timeline, timeline
-        if not metrics.done_backups(self.cfg):
-            return "there is no backup yet"
+        done = metrics.done_backups(self.cfg)
+        if not done:
+            return "full", "there is no backup yet"
         if previous is not None and timeline != previous:
-            return f"the primary moved to timeline {timeline} (a failover), and backups must follow it"
-        if time.time() >= self.next_backup:
-            self.next_backup = next_run(self.cfg.schedule, time.time())
-            return f"BACKUP_SCHEDULE '{self.cfg.schedule}' is due"
+            return "full", f"the primary moved to timeline {timeline} (a failover), and backups must follow it"
+        now = time.time()
+        if now >= self.next_backup:
+            self.next_backup = next_run(self.cfg.schedule, now)
+            return "full", f"BACKUP_SCHEDULE '{self.cfg.schedule}' is due"
+        if self.next_incremental is not None and now >= self.next_incremental:
+            self.next_incremental = next_run(self.cfg.incremental_schedule, now)
+            due = f"INCREMENTAL_BACKUP_SCHEDULE '{self.cfg.incremental_schedule}' is due"
+            if done[-1]["timeline"] != timeline:  # PostgreSQL summarises WAL per timeline
+                return "full", f"{due}, but the newest backup is on an older timeline than the primary's {timeline}"
+            return "incremental", f"{due}"
         return None
 
-    def take_backup(self, reason):
+    def take_backup(self, kind, reason):
         def work():
             started = time.monotonic()
-            logger.info("Taking a base backup: %s.", reason)
+            logger.info("Taking a%s base backup: %s.", "n incremental" if kind == "incremental" else " full", reason)
             try:
-                # A fresh server's WAL archive check fails until one segment has been archived.
-                self.barman.run("switch-wal", "--force", "--archive", "--archive-timeout", "60", self.cfg.server,
-                           timeout=120, check=False)
-                self.barman.run("backup", "--wait", "--wait-timeout", "600", self.cfg.server, timeout=7200)
-                logger.info("Base backup finished in %.1f s.", time.monotonic() - started)
+                backup_id = take_backup(self.cfg, kind, self.barman)
+                logger.info("Base backup %s finished in %.1f s.", backup_id, time.monotonic() - started)
             except CommandError as exc:
                 logger.error("Base backup failed: %s", exc)
             metrics.refresh(self.cfg)
@@ -132,25 +152,26 @@ class Scheduler:
     def check_stream(self):
         """Keep receive-wal running and in the primary's synchronous mode; start due backups."""
         args = self.barman.receiver(self.cfg.server)
-        primary = self.primary_state()
+        now = self.primary_state()
         if args is None or self.reset_needed:
             self.maintenance("the WAL stream is not running")
             return  # a backup waits for the stream: its WAL must reach the archive
-        if primary and primary[1] != ("--synchronous" in args):
+        if now and now.synchronous != ("--synchronous" in args):
             logger.info("Restarting receive-wal so that it %s, as the primary's synchronous_standby_names asks.",
-                        "acknowledges synchronously" if primary[1] else "streams asynchronously")
+                        "acknowledges synchronously" if now.synchronous else "streams asynchronously")
             self.barman.run("receive-wal", "--stop", self.cfg.server, check=False)
             self.maintenance("the synchronous mode changed")
-        if primary:
-            reason = self.backup_due(primary[0])
-            if reason:
-                self.take_backup(reason)
+        if now:
+            due = self.backup_due(now.timeline)
+            if due:
+                self.take_backup(*due)
 
     def forward_log(self):
         for line in self.log.lines():
             if HISTORY_ERROR in line:
                 self.reset_needed = True
-            logger.info("barman: %s", line.split(" ", 2)[-1] if line[:4].isdigit() else line)
+            if not LOG_NOISE.search(line):
+                logger.info("barman: %s", line.split(" ", 2)[-1] if line[:4].isdigit() else line)
 
     # --- the loop ----------------------------------------------------------------------------
     def run(self):

@@ -27,26 +27,64 @@ def parse(target_time=None, target_lsn=None, target_name=None, latest=False):
 
 def describe(target):
     kind, value = target
+    if kind == "latest" and value:
+        return f"the latest state (LSN {value[1]} on timeline {value[0]})"
     return {"time": lambda: iso(value), "lsn": lambda: f"LSN {value}",
             "name": lambda: f"restore point {value!r}", "latest": lambda: "the latest state"}[kind]()
+
+
+def walfile(timeline, lsn, segment_size=16 * 1024 * 1024):
+    """The name of the WAL file that holds the last byte written before lsn on timeline (right after a segment
+    switch, lsn is the next file's start and nothing of that file is needed)."""
+    segment = max(0, parse_lsn(lsn) - 1) // segment_size
+    per_id = 0x100000000 // segment_size
+    return f"{timeline:08X}{segment // per_id:08X}{segment % per_id:08X}"
+
+
+def parse_history(text):
+    """A timeline history file as {ancestor timeline: the LSN where the next timeline branched off it}."""
+    found = {}
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) >= 2 and fields[0].isdigit():
+            found[int(fields[0])] = parse_lsn(fields[1])
+    return found
 
 
 def iso(epoch):
     return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f+00:00")
 
 
-def choose_backup(backups, target):
+def choose_backup(backups, target, history=None):
     """The backup to restore for a target, and the barman recover options that reach it.
 
-    target: ("time", epoch) | ("lsn", "0/..") | ("name", restore point) | ("latest", None).
+    target: ("time", epoch) | ("lsn", "0/..") | ("name", restore point) | ("latest", (timeline, lsn) or None).
     A time or LSN needs the newest backup that ended before it (Barman refuses a target
     inside or before the backup); a restore point's position is unknown, so the oldest
     backup is used, which reaches any point in the recovery window. A target may lie on a
-    later timeline than the backup (after a failover); the latest state needs no target.
+    later timeline than the backup (after a failover). The latest state is the primary's
+    position on its timeline when the command started; a backup of a timeline the cluster
+    has left reaches it only when it ended before that timeline branched off (history:
+    {ancestor timeline: branch LSN}, from the primary timeline's history file). Without a
+    primary, the latest state is the end of the archive's newest timeline.
     """
+    kind, value = target
+    if kind == "latest" and value:
+        timeline, lsn = value
+        history = history or {}
+        def reaches(b):  # on the timeline, or on an ancestor and ended before the cluster branched off it
+            end = parse_lsn(b["end_lsn"])
+            return end <= parse_lsn(lsn) and (b["timeline"] == timeline or end <= history.get(b["timeline"], -1))
+
+        usable = [b for b in backups if b["status"] == "DONE" and reaches(b)]
+        if not usable:
+            raise FatalError(f"No backup reaches LSN {lsn} on timeline {timeline}.")
+        return usable[-1], ["--target-lsn", lsn, "--target-tli", str(timeline), "--target-action", "promote"]
     backup, options = _choose(backups, target)
     if options:
         options += ["--target-tli", "latest", "--target-action", "promote"]
+    elif kind == "latest":
+        options = ["--target-tli", "latest"]
     return backup, options
 
 

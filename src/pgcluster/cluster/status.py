@@ -28,6 +28,7 @@ class NodeStatus:
     reachable: bool = True
     node: str = ""
     node_id: int = 0
+    priority: int = 0           # NODE_PRIORITY; 0: never promoted
     state: NodeState = NodeState.UNKNOWN
     reason: str = ""
     running: bool = False       # PostgreSQL serves (in the role below)
@@ -91,7 +92,7 @@ class NodeStatus:
                 and self.state is NodeState.RUNNING)
 
 
-_TYPES = {"node_id": int, "timeline": int, "lsn": int, "upstream_last_seen": float}
+_TYPES = {"node_id": int, "priority": int, "timeline": int, "lsn": int, "upstream_last_seen": float}
 _FLAGS = {"running", "streaming", "fenced", "has_data", "was_primary", "restored"}
 
 

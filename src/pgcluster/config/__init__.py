@@ -15,9 +15,14 @@ from .spec import SPEC, Var, variables
 LOADERS = {"node": load_node, "pgpool": load_pgpool, "barman": load_barman}
 
 
-def load(role, env=None):
-    """The role's configuration from env (default: this process's environment)."""
-    return LOADERS[role](os.environ if env is None else env)
+def load(role, env=None, judge=True):
+    """The role's configuration from env (default: this process's environment).
+
+    judge=False leaves out the checks that run a component's own program (CONFIGS as PostgreSQL or pgpool
+    judges it): for the health checks, which run every few seconds and read no setting those cover. An
+    entrypoint and `pgcluster config check` always judge.
+    """
+    return LOADERS[role](os.environ if env is None else env, judge)
 
 
 __all__ = ["BarmanConfig", "LOADERS", "NodeConfig", "PgpoolConfig", "SPEC", "Var", "describe", "load",

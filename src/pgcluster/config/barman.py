@@ -16,6 +16,7 @@ class BarmanConfig:
     server: str
     slot: str
     schedule: str
+    incremental_schedule: str
     retention_days: int
     backup_dir: str
     metrics_port: int
@@ -23,7 +24,7 @@ class BarmanConfig:
     log_level: str
 
 
-def load_barman(env):
+def load_barman(env, judge=True):
     """The backup configuration, or ConfigError listing every problem."""
     v, problems = read("barman", env)
     return build(BarmanConfig, "barman", v, problems)

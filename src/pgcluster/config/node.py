@@ -50,7 +50,7 @@ class NodeConfig:
         return self.partners if self.host in self.partners else self.partners + (self.host,)
 
 
-def load_node(env):
+def load_node(env, judge=True):
     """The node configuration, or ConfigError listing every problem, CONFIGS judged by PostgreSQL included."""
     from ..node import settings as pg_settings  # runs the node image's postgres binary
 
@@ -65,7 +65,7 @@ def load_node(env):
                         "expected CONSISTENCY_MODE=eventual, since a commit can wait for one kind of "
                         "acknowledgement only (Barman's, or a standby's).")
     configs = settings(v, problems)
-    problems += pg_settings.problems(configs)
+    problems += pg_settings.problems(configs, judge)
     return build(NodeConfig, "node", v, problems, node_id=node_id, settings=configs,
                  host=v.get("CLUSTER_NODE_NETWORK_NAME") or v.get("NODE_NAME"),
                  postgres_db=v.get("POSTGRES_DB") or v.get("POSTGRES_USER"))

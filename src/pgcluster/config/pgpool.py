@@ -19,7 +19,7 @@ class PgpoolConfig:
     log_level: str
 
 
-def load_pgpool(env):
+def load_pgpool(env, judge=True):
     """The router configuration, or ConfigError listing every problem, CONFIGS judged against pgpool's
     own list of settings included."""
     from ..pgpool import settings as pgpool_settings  # reads the pgpool package's sample configuration
@@ -29,5 +29,5 @@ def load_pgpool(env):
         problems.append(f"REQUIRE_MIN_BACKENDS={v['REQUIRE_MIN_BACKENDS']} is not valid: expected at most "
                         f"the {len(v['BACKENDS'])} backends listed in BACKENDS.")
     configs = settings(v, problems)
-    problems += pgpool_settings.problems(configs)
+    problems += pgpool_settings.problems(configs, judge)
     return build(PgpoolConfig, "pgpool", v, problems, settings=configs)

@@ -163,8 +163,12 @@ SPEC = (
     Var("REPLICATION_SLOT_NAME", BARMAN, "barman", p.identifier,
         "Replication slot of the WAL stream; created on whichever node is primary.", attr="slot"),
     Var("BACKUP_SCHEDULE", BARMAN, "0 3 * * *", p.cron,
-        "When base backups are taken, in cron syntax (UTC); one is also taken at first start "
+        "When full base backups are taken, in cron syntax (UTC); one is also taken at first start "
         "and after every failover.", attr="schedule"),
+    Var("INCREMENTAL_BACKUP_SCHEDULE", BARMAN, "", p.optional_cron,
+        "When incremental base backups are taken (PostgreSQL 17's WAL summaries: only the blocks changed "
+        "since the previous backup are copied), in cron syntax (UTC); empty for none.",
+        attr="incremental_schedule"),
     Var("BACKUP_RETENTION_DAYS", BARMAN, "7", p.integer(1, 3650),
         "Recovery window: backups and WAL older than needed for this many days are removed.",
         attr="retention_days"),

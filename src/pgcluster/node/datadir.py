@@ -32,6 +32,19 @@ def has_data(pgdata):
     return _exists(pgdata, "PG_VERSION")
 
 
+def check_version(pgdata):
+    """FatalError, naming both versions, when PGDATA holds a data directory of another PostgreSQL major
+    version than this image's; the directory is only read."""
+    if not has_data(pgdata):
+        return
+    with open(os.path.join(pgdata, "PG_VERSION"), encoding="utf-8") as handle:
+        found = handle.read().strip()
+    if found != str(paths.PG_MAJOR):
+        raise FatalError(f"PGDATA={pgdata} holds a PostgreSQL {found} data directory, but this image runs "
+                         f"PostgreSQL {paths.PG_MAJOR}; the directory was left untouched. Upgrade it first: "
+                         "see \"Upgrading PostgreSQL\" in the README.")
+
+
 def is_standby_dir(pgdata):
     return _exists(pgdata, "standby.signal")
 

@@ -1,7 +1,7 @@
 """Self-fencing: a primary that loses the majority stops taking writes by itself.
 
 Once a second every node asks its partners' status endpoints, in a thread of
-its own (PartnerWatch). When a primary has not seen a majority for
+its own (partners.PartnerWatch). When a primary has not seen a majority for
 FENCE_TIMEOUT seconds (time frozen by `docker pause` counts too) it asks for
 the fence: PostgreSQL restarts read-only, in standby mode without an
 upstream, which refuses writes and ends every session. When it sees another
@@ -10,16 +10,12 @@ node that sees the majority again decides its role afresh: it resumes as
 primary when nobody was promoted, and rejoins as a standby otherwise.
 """
 import logging
-import threading
 import time
 
-from ..cluster.quorum import has_quorum
 from ..errors import Redecide
 from .role import Action, Decision
 
 logger = logging.getLogger(__name__)
-
-ASK_EVERY = 1.0
 
 
 def rival_with_precedence(host, timeline, answers, voters):
@@ -38,56 +34,12 @@ def rival_with_precedence(host, timeline, answers, voters):
     return None
 
 
-class PartnerWatch:
-    """Asks the partners' status endpoints once a second, in a thread of its own, on every node.
-
-    The supervisor's loop also probes the local server and runs the other
-    duties, which a saturated machine can slow down for seconds; asked from
-    there, a late round would look like a partition. Asking on standbys too
-    means that a freshly promoted primary already knows when it last saw a
-    majority. A frozen container (`docker pause`) freezes this thread as
-    well, so a stale round still shows.
-    """
-
-    def __init__(self, cfg, client, stopping):
-        self.cfg = cfg
-        self.client = client
-        self.stopping = stopping
-        self.others = [v for v in cfg.voters if v != cfg.host]
-        self.latest = (0.0, {}, False)  # (when the newest round was asked, its answers, a majority seen)
-        self.majority_at = 0.0  # when the newest round that saw a majority was asked
-        self.thread = None
-
-    def start(self):
-        if self.thread is None:
-            self.thread = threading.Thread(target=self.run, name="partner-watch", daemon=True)
-            self.thread.start()
-
-    def run(self):
-        delay = 0.0
-        while not self.stopping.wait(delay):
-            started = time.monotonic()
-            try:
-                self.ask_round(started)
-            except Exception as exc:  # this thread must outlive any failure: without it the primary fences
-                logger.warning("Asking the partners failed: %s", exc)
-            delay = max(0.0, started + ASK_EVERY - time.monotonic())
-
-    def ask_round(self, started):
-        cfg = self.cfg
-        answers = self.client.ask_all(self.others, timeout=min(1.0, cfg.fence_timeout / 2))
-        majority = has_quorum({cfg.host} | {h for h, a in answers.items() if a.reachable}, cfg.voters)
-        self.latest = (started, answers, majority)
-        if majority:
-            self.majority_at = started
-
-
 class Fencing:
     """Duty of every node: fence a primary without a majority, step down before a rival, unfence."""
 
     def __init__(self, node):
         self.node = node
-        self.watch = PartnerWatch(node.cfg, node.client, node.stopping)
+        self.watch = node.watch
         self.since = time.monotonic()  # when this node last became primary, or was fenced
 
     def reset(self):
@@ -95,7 +47,6 @@ class Fencing:
 
     def tick(self, live):
         cfg = self.node.cfg
-        self.watch.start()
         asked_at, answers, majority = self.watch.latest
         fresh = asked_at > self.since  # asked after this node became primary, or was fenced
         seen = f"{1 + sum(1 for a in answers.values() if a.reachable)} of {len(cfg.voters)}"

@@ -1,6 +1,7 @@
 """The node's generated configuration files, written at every start."""
 from .. import render
 from . import paths
+from .slots import syncs_slots
 
 
 def render_all(cfg):
@@ -9,7 +10,8 @@ def render_all(cfg):
     return {
         paths.POSTGRESQL_CONF: (r("postgresql.conf", pgdata=cfg.pgdata, hba_file=paths.HBA_CONF,
                                   socket_dir=paths.SOCKET_DIR, cluster_label=f"{cfg.cluster_name}/{cfg.node_name}",
-                                  runtime_file=paths.RUNTIME_CONF, settings_file=paths.SETTINGS_CONF), 0o644),
+                                  runtime_file=paths.RUNTIME_CONF, settings_file=paths.SETTINGS_CONF,
+                                  sync_slots=syncs_slots(cfg)), 0o644),
         paths.SETTINGS_CONF: (r("configs.conf", settings=cfg.settings), 0o644),
         paths.HBA_CONF: (r("pg_hba.conf", networks=cfg.allowed_networks), 0o644),
         paths.PGPASS: (r("pgpass", credentials=[(cfg.replication_user, cfg.replication_password),
@@ -39,6 +41,8 @@ def set_runtime(settings):
 
 
 def primary_conninfo(cfg, host):
-    """What repmgr writes for a standby of host: the replication user, the password file, this node's name."""
+    """What repmgr writes for a standby of host (the replication user, the password file, this node's name),
+    with the database name the slot sync worker needs on a first-level standby."""
     return render.conninfo(user=cfg.replication_user, passfile=paths.PGPASS, connect_timeout=cfg.connect_timeout,
-                           host=host, port=cfg.upstream_port, application_name=cfg.node_name)
+                           host=host, port=cfg.upstream_port, application_name=cfg.node_name,
+                           dbname=cfg.replication_db if syncs_slots(cfg) else None)

@@ -4,11 +4,20 @@ check_promotion is pure: the candidate's own status, its partners' answers
 and the settings in; (allowed, reason, seconds to wait first) out. The wait
 makes promotion come after the old primary, if it is alive but cut off, has
 fenced itself (it does so FENCE_TIMEOUT seconds after losing the majority).
+Only the standby first in repmgr's election order (the most advanced, then
+the higher priority, then the lower node id) may be promoted, so repmgrd and
+pgcluster's own takeover (takeover.py) can never promote two different nodes.
 """
 import time
 
 from ..cluster.endpoint import Client
 from ..cluster.quorum import has_quorum, tally
+
+
+def first_in_line(me, answers):
+    """The host repmgr's election picks among this node and the answering standbys that may be promoted."""
+    standbys = [me] + [a for a in answers.values() if a.is_standby and not a.fenced and a.priority > 0]
+    return max(standbys, key=lambda s: (s.lsn, s.priority, -s.node_id)).host
 
 
 def check_promotion(me, answers, voters, mode, fence_timeout):
@@ -30,6 +39,9 @@ def check_promotion(me, answers, voters, mode, fence_timeout):
         ahead = [v for v in siblings if answers[v].lsn > me.lsn]
         if ahead:
             return False, f"strict mode: {', '.join(ahead)} has received more WAL than this node", 0.0
+    first = first_in_line(me, answers)
+    if first != host:
+        return False, f"{first} comes first in the election order (WAL received, priority, node id)", 0.0
     if former is None or not former.reachable:
         state = "does not answer"
     elif former.fenced:

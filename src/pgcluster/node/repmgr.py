@@ -29,6 +29,10 @@ def follow(cfg, upstream_id):
     repmgr(cfg, "standby", "follow", f"--upstream-node-id={upstream_id}", timeout=90)
 
 
+def promote(cfg):
+    repmgr(cfg, "standby", "promote", timeout=90)
+
+
 def record(cfg):
     """This node's row in repmgr's metadata: (type, active, upstream_node_id), or None."""
     conn = local_connect(cfg.postgres_user, cfg.replication_db)

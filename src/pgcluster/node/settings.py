@@ -13,13 +13,13 @@ MANAGED = frozenset({
 })
 
 
-def problems(settings):
-    """Problems with CONFIGS: [] when pgcluster does not manage any of them and PostgreSQL accepts every
-    name and value."""
+def problems(settings, judged=True):
+    """Problems with CONFIGS: [] when pgcluster does not manage any of them and (judged) PostgreSQL accepts
+    every name and value."""
     managed = sorted(name for name in settings if name in MANAGED)
     if managed:
         return [f"CONFIGS sets {', '.join(managed)}, which pgcluster manages; remove it from CONFIGS."]
-    return judge(settings) if settings else []
+    return judge(settings) if settings and judged else []
 
 
 def judge(settings):

@@ -8,8 +8,8 @@ def snapshot(cfg, state, reason, live):
     """This node's NodeStatus. live: the server's facts while it serves in its role (None otherwise); a node
     that does not serve answers from its data directory alone."""
     fenced = state is NodeState.FENCED
-    common = dict(host=cfg.host, node=cfg.node_name, node_id=cfg.node_id, state=state, reason=reason,
-                  fenced=fenced, voters=tuple(cfg.voters), restored=datadir.is_restored(cfg.pgdata))
+    common = dict(host=cfg.host, node=cfg.node_name, node_id=cfg.node_id, priority=cfg.priority, state=state,
+                  reason=reason, fenced=fenced, voters=tuple(cfg.voters), restored=datadir.is_restored(cfg.pgdata))
     if live is not None:
         return NodeStatus(**common, running=True, has_data=True, was_primary=live.role == "primary" or fenced,
                           role=live.role, primary=live.primary, upstream=live.upstream, streaming=live.streaming,

@@ -19,11 +19,14 @@ from . import datadir, restore, service
 from .facts import LiveProbe, gather
 from .fencing import Fencing
 from .healing import Healing
+from .partners import PartnerWatch
 from .repmgrd import Repmgrd
 from .role import Action, decide_role
 from .server import Server, local_connect
+from .slots import SlotSync
 from .snapshot import snapshot
 from .sync import SyncReplication
+from .takeover import Takeover
 from .transitions import Transitions
 
 logger = logging.getLogger(__name__)
@@ -47,7 +50,9 @@ class Supervisor:
         self.state, self.reason = NodeState.STARTING, ""
         self.starting = True
         self.transitions = Transitions(cfg, self.server, self.client, self.report, self.stopping)
-        self.duties = [restore.Restore(self), Fencing(self), SyncReplication(self), Healing(self)]
+        self.watch = PartnerWatch(cfg, self.client, self.stopping)  # its rounds: fencing and takeover
+        self.duties = [restore.Restore(self), Fencing(self), Takeover(self), SyncReplication(self), SlotSync(self),
+                       Healing(self)]
         self.probe = LiveProbe(cfg)
         self.live = None  # the local server's facts as of the last tick
 
@@ -79,6 +84,7 @@ class Supervisor:
         signal.signal(signal.SIGTERM, self._on_stop)
         signal.signal(signal.SIGINT, self._on_stop)
         endpoint.serve(self.cfg.status_port, self.status)
+        self.watch.start()
         try:
             return self.serve_roles()
         except Stopped:

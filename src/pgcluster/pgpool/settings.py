@@ -12,10 +12,10 @@ MANAGED = re.compile(r"^(backend_(hostname|port|weight|data_directory|flag|appli
                      r"pid_file_name|logdir|enable_pool_hba|pool_passwd|use_watchdog|sr_check_period)$")
 
 
-def known(sample=None):
+def known():
     """Every setting name in pgpool's sample configuration (commented out or not)."""
     names = set()
-    with open(sample or paths.SAMPLE_CONF, encoding="utf-8") as handle:
+    with open(paths.SAMPLE_CONF, encoding="utf-8") as handle:
         for line in handle:
             match = re.match(r"^\s*#?\s*([a-z_][a-z0-9_]*)\s*=", line)
             if match:
@@ -23,17 +23,20 @@ def known(sample=None):
     return names
 
 
-def problems(settings, sample=None):
-    """Problems with pgpool CONFIGS: names pgpool does not know or that pgcluster manages, a bad threshold."""
+def problems(settings, judged=True):
+    """Problems with pgpool CONFIGS: names pgpool does not know (judged against its sample configuration) or
+    that pgcluster manages, a bad threshold."""
     if not settings:
         return []
-    try:
-        names = known(sample)
-    except OSError as exc:
-        return [f"CONFIGS cannot be judged here: pgpool's sample configuration is missing ({exc.strerror}); "
-                "check the router's settings in the pgpool image."]
+    names = None
+    if judged:
+        try:
+            names = known()
+        except OSError as exc:
+            return [f"CONFIGS cannot be judged here: pgpool's sample configuration is missing ({exc.strerror}); "
+                    "check the router's settings in the pgpool image."]
     found = []
-    unknown = sorted(n for n in settings if n not in names and not MANAGED.match(n))
+    unknown = sorted(n for n in settings if names is not None and n not in names and not MANAGED.match(n))
     if unknown:
         found.append(f"CONFIGS sets {', '.join(unknown)}, which pgpool-II does not know; "
                      f"expected name:value pairs of pgpool.conf settings.")

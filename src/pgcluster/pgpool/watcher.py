@@ -15,10 +15,18 @@ streaming replication worker, sr_check_period) stays off: it queries the
 backends without a deadline while holding a lock that failover needs, so a
 single frozen backend stopped pgpool from ever finding the new primary. Here
 every query has a deadline.
+
+A backend that freezes (a hung host, `docker pause`) is never marked down by
+pgpool-II 4.6 itself: its health check waits on the frozen connection without
+end (its timeout no longer interrupts the read). So the watcher detaches a
+backend pgpool still counts as up once its status endpoint has been silent
+for SILENT_AFTER seconds, and a primary pgpool still writes to once the
+cluster's answers show another running primary.
 """
 import logging
 import os
 import signal
+import time
 from concurrent.futures import ThreadPoolExecutor, wait
 
 import psycopg2
@@ -35,27 +43,34 @@ logger = logging.getLogger(__name__)
 _queries = ThreadPoolExecutor(max_workers=8, thread_name_prefix="wal")
 POSITION = ("SELECT (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END)"
             " - '0/0'::pg_lsn")
+SILENT_AFTER = 4.0  # seconds without a status answer before a backend pgpool counts as up is detached
 DOING = {"attach": "attaching it", "detach": "detaching it", "weigh_out": "sending it no new sessions",
          "weigh_in": "sending it new sessions again"}
 
 
-def decide(nodes, statuses, lags=None, threshold=0, weights=None):
+def decide(nodes, statuses, lags=None, threshold=0, weights=None, silent=None):
     """[(action, num, reason)] for pgpool's nodes {num: PoolNode} and the nodes' answers {host: NodeStatus}.
 
     Actions: attach, detach, and for lag weigh_out (weight 0) and weigh_in (the configured weight again).
     lags: {host: bytes of WAL a standby has still to replay}, measured now; a host without one is not
     judged by lag. threshold: delay_threshold in bytes; 0 turns the lag rule off. weights: the
-    configured weight of each num (BACKENDS).
+    configured weight of each num (BACKENDS). silent: {host: seconds since its status endpoint last
+    answered}, for the hosts that do not answer now.
     """
     found = find_primary(statuses.values())
     primary = found.host if found else None
-    lags, weights = lags or {}, weights or {}
+    lags, weights, silent = lags or {}, weights or {}, silent or {}
     actions = []
     for num, node in sorted(nodes.items()):
         answer = statuses.get(node.host)
-        if answer is None or not answer.reachable:
-            continue
         host = node.host
+        if node.status == "up" and node.role == "primary" and primary and host != primary:
+            actions.append(("detach", num, f"{primary} is the running primary, not {host}"))
+            continue
+        if answer is None or not answer.reachable:
+            if node.status == "up" and silent.get(host, 0.0) > SILENT_AFTER:
+                actions.append(("detach", num, f"{host} has not answered for {silent[host]:.0f} s"))
+            continue
         lag = lags.get(host) if threshold and host != primary else None
         caught_up = lag is None or lag <= threshold // 2
         behind = f"{host} is {lag} bytes of WAL behind the primary {primary}"
@@ -122,20 +137,30 @@ class Watcher:
     pcp, client and measure (lags) are the real ones unless a test gives fakes.
     """
 
-    def __init__(self, cfg, pgpool_pid, pcp=pcp, client=None, measure=lags):
+    def __init__(self, cfg, pgpool_pid, pcp=pcp, client=None, measure=lags, clock=time.monotonic):
         self.cfg, self.pgpool_pid = cfg, pgpool_pid
-        self.pcp, self.client, self.measure = pcp, client or Client(cfg.status_port), measure
+        self.pcp, self.client, self.measure, self.clock = pcp, client or Client(cfg.status_port), measure, clock
+        self.answered = {}  # host -> when its status endpoint last answered
+
+    def silent(self, statuses):
+        """{host: seconds since it last answered} for the hosts that did not answer now."""
+        now = self.clock()
+        for host, answer in statuses.items():
+            if answer.reachable or host not in self.answered:
+                self.answered[host] = now
+        return {h: now - self.answered[h] for h, a in statuses.items() if not a.reachable}
 
     def tick(self):
         cfg = self.cfg
         nodes = self.pcp.nodes(cfg)
         statuses = self.client.ask_all(sorted({n.host for n in nodes.values()}))
+        silent = self.silent(statuses)
         threshold = delay_threshold(cfg)
         found = find_primary(statuses.values())
         standbys = [h for h, s in statuses.items() if s.is_standby]
         measured = self.measure(cfg, found.host, standbys) if threshold and found and standbys else {}
         weights = {b.num: b.weight for b in cfg.backends}
-        actions = decide(nodes, statuses, measured, threshold, weights)
+        actions = decide(nodes, statuses, measured, threshold, weights, silent)
         for action, num, reason in actions:
             logger.info("Backend %s (%s): %s, because %s.", num, nodes[num].host, DOING[action], reason)
             if action in ("attach", "detach"):

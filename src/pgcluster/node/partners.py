@@ -1,0 +1,57 @@
+"""The partner watch: every node asks its partners' status endpoints once a second, in a thread of its own.
+
+Fencing (is a majority visible?) and the failover takeover (is a primary visible?) read its latest round.
+"""
+import logging
+import threading
+import time
+
+from ..cluster.quorum import has_quorum
+
+logger = logging.getLogger(__name__)
+
+ASK_EVERY = 1.0
+
+
+class PartnerWatch:
+    """Asks the partners' status endpoints once a second, in a thread of its own, on every node.
+
+    The supervisor's loop also probes the local server and runs the other
+    duties, which a saturated machine can slow down for seconds; asked from
+    there, a late round would look like a partition. Asking on standbys too
+    means that a freshly promoted primary already knows when it last saw a
+    majority. A frozen container (`docker pause`) freezes this thread as
+    well, so a stale round still shows.
+    """
+
+    def __init__(self, cfg, client, stopping):
+        self.cfg = cfg
+        self.client = client
+        self.stopping = stopping
+        self.others = [v for v in cfg.voters if v != cfg.host]
+        self.latest = (0.0, {}, False)  # (when the newest round was asked, its answers, a majority seen)
+        self.majority_at = 0.0  # when the newest round that saw a majority was asked
+        self.thread = None
+
+    def start(self):
+        if self.thread is None:
+            self.thread = threading.Thread(target=self.run, name="partner-watch", daemon=True)
+            self.thread.start()
+
+    def run(self):
+        delay = 0.0
+        while not self.stopping.wait(delay):
+            started = time.monotonic()
+            try:
+                self.ask_round(started)
+            except Exception as exc:  # this thread must outlive any failure: without it the primary fences
+                logger.warning("Asking the partners failed: %s", exc)
+            delay = max(0.0, started + ASK_EVERY - time.monotonic())
+
+    def ask_round(self, started):
+        cfg = self.cfg
+        answers = self.client.ask_all(self.others, timeout=min(1.0, cfg.fence_timeout / 2))
+        majority = has_quorum({cfg.host} | {h for h, a in answers.items() if a.reachable}, cfg.voters)
+        self.latest = (started, answers, majority)
+        if majority:
+            self.majority_at = started

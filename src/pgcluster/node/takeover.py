@@ -1,0 +1,58 @@
+"""A failover that does not depend on repmgrd acting in time.
+
+repmgrd promotes a standby when the primary fails. It has been seen to hang when the primary froze
+just as it started, and it is slow on a frozen primary, each of its checks waiting a connect timeout.
+So every first-level standby also watches for the primary in the partner watch's rounds. When no
+voter has answered as a running primary for TAKEOVER_AFTER seconds (FENCE_TIMEOUT + 3, long enough
+for repmgrd to have promoted a killed primary's successor), and repmgrd has not reached the primary
+either, the standby that repmgr's own election would pick promotes itself with `repmgr standby
+promote`, once the promotion check allows it (check_promotion: first in the election order, a
+majority visible, strict mode's guarantees, the fence time passed), and its repmgrd restarts. The
+other standbys follow it as after any failover (repmgrd, or the healing duty). repmgrd's promotions
+pass the same check, so the two paths can only ever promote the same node.
+"""
+import logging
+import time
+
+from ..errors import CommandError
+from . import repmgr
+from .promotion import check_promotion
+
+logger = logging.getLogger(__name__)
+
+
+class Takeover:
+    def __init__(self, node, repmgr=repmgr):
+        self.node = node
+        self.repmgr = repmgr
+        self.reset()
+
+    def reset(self):
+        self.primary_seen_at = time.monotonic()
+
+    def tick(self, live):
+        node, cfg = self.node, self.node.cfg
+        if not live or live.role != "standby" or node.fenced or cfg.priority == 0 or cfg.host not in cfg.partners:
+            self.primary_seen_at = time.monotonic()
+            return
+        asked_at, answers, _majority = node.watch.latest
+        if any(a.is_running_primary for a in answers.values()):
+            self.primary_seen_at = max(self.primary_seen_at, asked_at)
+            return
+        unseen = time.monotonic() - self.primary_seen_at
+        after = cfg.fence_timeout + 3.0
+        if unseen < after or 0 <= live.upstream_last_seen < after:
+            return
+        me = node.status()
+        allowed, reason, _wait = check_promotion(me, answers, cfg.voters, cfg.consistency, cfg.fence_timeout)
+        if not allowed:  # the fence time has passed: unseen is longer
+            return
+        logger.warning("No running primary has answered for %.0f s and repmgrd has promoted nobody; this node is "
+                       "the standby repmgr's election picks, so it promotes itself: %s.", unseen, reason)
+        try:
+            self.repmgr.promote(cfg)
+        except CommandError as exc:
+            logger.warning("Promoting this node failed: %s", exc)
+            return
+        node.repmgrd.restart()
+        logger.info("Promoted: this node is the primary now.")

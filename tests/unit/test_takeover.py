@@ -1,0 +1,67 @@
+"""The failover takeover, with a fake partner watch, a fake repmgr and a fake repmgrd."""
+import time
+from types import SimpleNamespace
+
+import pytest
+
+from pgcluster.cluster.status import NodeStatus
+from pgcluster.node.facts import Live
+from pgcluster.node.promotion import first_in_line
+from pgcluster.node.takeover import Takeover
+
+from .helpers import down, primary, standby
+
+VOTERS = ("pgmaster", "pgslave1", "pgslave3")
+CFG = SimpleNamespace(host="pgslave1", partners=VOTERS, voters=VOTERS, priority=100, fence_timeout=3.0,
+                      consistency="eventual")
+LIVE = Live(role="standby", lsn=300, timeline=1, primary="pgmaster", upstream="pgmaster", upstream_last_seen=20.0)
+
+
+def me(lsn=300):
+    return NodeStatus("pgslave1", node_id=2, priority=100, running=True, role="standby", primary="pgmaster", lsn=lsn,
+                      upstream_last_seen=20.0)
+
+
+class Watch:
+    def __init__(self, answers):
+        self.latest = (time.monotonic(), answers, True)
+
+
+def takeover(answers, unseen=10.0, status=None, cfg=CFG):
+    promoted, restarted = [], []
+    node = SimpleNamespace(cfg=cfg, fenced=False, watch=Watch(answers), status=lambda: status or me(),
+                           repmgrd=SimpleNamespace(restart=lambda: restarted.append(1)))
+    duty = Takeover(node, repmgr=SimpleNamespace(promote=lambda cfg: promoted.append(cfg.host)))
+    duty.primary_seen_at = time.monotonic() - unseen
+    duty.promoted, duty.restarted = promoted, restarted
+    return duty
+
+
+GONE = {"pgmaster": down("pgmaster"), "pgslave3": standby("pgslave3", lsn=300, node_id=4, priority=100)}
+
+
+def test_the_candidate_promotes_itself_once_no_primary_answered_for_long():
+    duty = takeover(GONE)
+    duty.tick(LIVE)
+    assert duty.promoted == ["pgslave1"] and duty.restarted == [1]
+
+
+@pytest.mark.parametrize("answers, unseen, live", [
+    ({**GONE, "pgmaster": primary("pgmaster")}, 10.0, LIVE),  # the primary answers
+    (GONE, 5.0, LIVE),                                          # not yet FENCE_TIMEOUT + 3 s
+    (GONE, 10.0, Live(**{**LIVE.__dict__, "upstream_last_seen": 1.0})),  # repmgrd reached the primary a second ago
+    ({**GONE, "pgslave3": standby("pgslave3", lsn=400, node_id=4, priority=100)}, 10.0, LIVE),  # pgslave3 is ahead
+    ({"pgmaster": down("pgmaster"), "pgslave3": down("pgslave3")}, 10.0, LIVE),  # a minority
+])
+def test_no_takeover(answers, unseen, live):
+    duty = takeover(answers, unseen)
+    duty.tick(live)
+    assert duty.promoted == []
+
+
+def test_the_election_order_is_repmgrs():
+    a = NodeStatus("a", node_id=1, priority=100, lsn=5, running=True, role="standby")
+    b = NodeStatus("b", node_id=2, priority=200, lsn=5, running=True, role="standby")
+    c = NodeStatus("c", node_id=3, priority=0, lsn=9, running=True, role="standby")  # never promoted
+    assert first_in_line(a, {"b": b, "c": c}) == "b"
+    assert first_in_line(a, {"b": NodeStatus("b", node_id=2, priority=100, lsn=5, running=True, role="standby")}) == "a"
