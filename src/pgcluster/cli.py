@@ -123,16 +123,49 @@ def pgpool_run():
 
 
 @main.command()
-def status():
-    """In the pgpool container: each backend as pgpool sees it and as the node reports itself."""
-    from .pgpool.status import table
+@click.option("--json", "as_json", is_flag=True, help="One JSON document instead of the tables.")
+def status(as_json):
+    """In any container: every node's role, upstream, lag, timeline and fence, both routers' views (pgpool's
+    backends, PgBouncer's target and pools), and the last backup."""
+    import json
 
-    cfg = _load("pgpool")
+    from .cluster.overview import gather, render
+
+    role = config.role_here()
+    if role is None:
+        _fail(["run the status in a node, router or backup container (none of NODE_NAME, BACKENDS or "
+               "REPLICATION_HOST is set here)."])
+    cfg = _load(role, judge=False)
+    if role == "node":
+        seeds, backup = [cfg.host, *cfg.voters, *([cfg.upstream_host] if cfg.upstream_host else [])], cfg.backup
+    elif role == "pgpool":
+        seeds, backup = [b.host for b in cfg.backends], cfg.backup
+    else:
+        seeds, backup = list(cfg.hosts), ("localhost", cfg.metrics_port)
+    found = gather(list(dict.fromkeys(seeds)), cfg.routers, backup, cfg.status_port)
+    click.echo(json.dumps(found, indent=2) if as_json else "\n".join(render(found, bool(backup))))
+
+
+@main.command()
+@click.option("--to", "target", help="The standby to promote (default: the one repmgr's election would pick).")
+@click.option("--timeout", type=float, default=30.0, show_default=True,
+              help="Seconds the target may take to replay the primary's last WAL before the switchover is abandoned.")
+def switchover(target, timeout):
+    """In a router or node container: move the primary to a standby, pausing PgBouncer instead of failing
+    transactions."""
+    from .switchover import Switchover, SwitchoverError
+
+    role = config.role_here()
+    if role not in ("node", "pgpool"):
+        _fail(["run the switchover in a router or node container (it needs ROUTERS and CONTROL_PASSWORD)."])
+    cfg = _load(role)
+    log.setup("switchover", cfg.log_level)
+    nodes = [b.host for b in cfg.backends] if role == "pgpool" else list(cfg.voters)
     try:
-        lines = table(cfg)
-    except PgclusterError as exc:
-        _fail([f"pgpool does not answer on its control port: {exc}"])
-    click.echo("\n".join(lines))
+        said = Switchover(nodes, cfg.routers, cfg.status_port, cfg.control_password).run(target, timeout)
+    except SwitchoverError as exc:
+        _fail([str(exc)])
+    click.echo(f"switchover done: {said}")
 
 
 # --- backups -------------------------------------------------------------------------------------

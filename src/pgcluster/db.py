@@ -43,16 +43,22 @@ def _sever(conn):
         sock.close()
 
 
-def rows(conn, sql, params=None, timeout=10):
-    """Run sql; its rows ([] when it returns none). Past the deadline the connection is cut and
-    psycopg2.OperationalError raised."""
+def rows(conn, sql, params=None, timeout=10, named=False):
+    """Run sql; its rows ([] when it returns none), as dicts by column name when named. Past the deadline
+    the connection is cut and psycopg2.OperationalError raised."""
     watchdog = threading.Timer(timeout, _sever, args=(conn,))
     watchdog.daemon = True
     watchdog.start()
     try:
         with conn.cursor() as cur:
             cur.execute(sql, params)
-            return cur.fetchall() if cur.description else []
+            if not cur.description:
+                return []
+            found = cur.fetchall()
+            if named:
+                names = [c.name for c in cur.description]
+                return [dict(zip(names, row, strict=True)) for row in found]
+            return found
     finally:
         watchdog.cancel()
 

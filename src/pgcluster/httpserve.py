@@ -1,9 +1,16 @@
-"""A one-route HTTP server in a daemon thread: the node's /status and Barman's /metrics."""
+"""A small HTTP server in a daemon thread: the nodes' and routers' endpoints, Barman's /metrics.
+
+GET routes answer a body built on each request; POST routes take a JSON body and answer JSON. An
+answer that cannot be built is a 503 and a log line, never a dead thread.
+"""
+import json
 import logging
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 logger = logging.getLogger(__name__)
+
+MAX_BODY = 65536
 
 
 class _Server(ThreadingHTTPServer):
@@ -15,29 +22,56 @@ class _Server(ThreadingHTTPServer):
 
 
 class _Handler(BaseHTTPRequestHandler):
+    def _path(self):
+        return self.path.split("?")[0].rstrip("/")
+
+    def _send(self, status, content_type, body):
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
     def do_GET(self):  # noqa: N802 (http.server's name)
-        if self.path.split("?")[0].rstrip("/") not in self.server.paths:
+        route = self.server.get.get(self._path())
+        if route is None:
             self.send_error(404)
             return
+        content_type, body = route
         try:
-            body = self.server.body().encode()
+            payload = body().encode()
         except Exception as exc:  # an answer that cannot be built must never take the container down
             logger.warning("Could not answer %s: %s.", self.path, exc)
             self.send_error(503)
             return
-        self.send_response(200)
-        self.send_header("Content-Type", self.server.content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        self._send(200, content_type, payload)
+
+    def do_POST(self):  # noqa: N802
+        handler = self.server.post.get(self._path())
+        length = int(self.headers.get("Content-Length") or 0)
+        if handler is None or length > MAX_BODY:
+            self.send_error(404 if handler is None else 413)
+            return
+        try:
+            body = json.loads(self.rfile.read(length) or b"{}")
+            status, answer = handler(body, self.headers, self.client_address[0])
+        except ValueError:
+            status, answer = 400, {"error": "the body is not a JSON object"}
+        except Exception as exc:  # logged once, answered as a failure
+            logger.exception("Could not carry out %s: %s", self.path, exc)
+            status, answer = 500, {"error": str(exc)}
+        self._send(status, "application/json", json.dumps(answer).encode())
 
     def log_message(self, *args):
         pass
 
 
-def serve(port, paths, content_type, body):
-    """Answer GET on any of paths with body() (a str), from a daemon thread; return the server."""
+def serve(port, get=None, post=None):
+    """Serve routes from a daemon thread; return the server.
+
+    get: {path: (content type, body() -> str)}; post: {path: handler(body, headers, client) -> (status, dict)}.
+    """
     server = _Server(("0.0.0.0", port), _Handler)
-    server.paths, server.content_type, server.body = set(paths), content_type, body
+    server.get, server.post = dict(get or {}), dict(post or {})
     threading.Thread(target=server.serve_forever, name=f"http-{port}", daemon=True).start()
     return server

@@ -87,6 +87,20 @@ def optional_host(raw):
     return host(raw) if raw.strip() else ""
 
 
+def optional_address(default_port):
+    """host or host:port (the port defaults to default_port); () when empty."""
+    def parse(raw):
+        value = raw.strip()
+        if not value:
+            return ()
+        name, _, port = value.partition(":")
+        try:
+            return (host(name), integer(1, 65535)(port) if port else default_port)
+        except ValueError:
+            raise ValueError(f"a host name with an optional port, such as backup or backup:{default_port}") from None
+    return parse
+
+
 def host_list(raw):
     """Comma-separated host names; blanks and duplicates are ignored."""
     hosts = []
@@ -133,6 +147,18 @@ def key_values(text, separator, lower=False):
         if sep:
             fields[key.strip().lower() if lower else key.strip()] = value.strip()
     return fields
+
+
+def identifier_list(raw):
+    """Comma-separated PostgreSQL identifiers, as a tuple; blanks and duplicates are ignored."""
+    names = []
+    for item in raw.split(","):
+        item = item.strip()
+        if item and item not in names:
+            if not _IDENT.match(item):
+                raise ValueError("comma-separated names of letters, digits and '_', such as app,reporting")
+            names.append(item)
+    return tuple(names)
 
 
 def text(raw):

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import psycopg2
 
-from .cluster import ALL_SERVICES, NODE_NAMES, SERVICES, wait_for
+from .cluster import ALL_SERVICES, NODE_NAMES, ROUTERS, SERVICES, wait_for
 from .writer import Writer
 
 FIRST_LEVEL = ("pgmaster", "pgslave1", "pgslave3")
@@ -97,10 +97,10 @@ class Sampler(threading.Thread):
     def writable(self, service):
         if service in self.chaos.paused or service in self.chaos.down:
             return False  # frozen or killed: it acknowledges nothing
-        if service in self.chaos.cut:
-            out = self.cluster.psql(service, "SELECT NOT pg_is_in_recovery()", timeout=3)
-            return out.returncode == 0 and out.stdout.strip() == "t"
         try:
+            if service in self.chaos.cut:
+                out = self.cluster.psql(service, "SELECT NOT pg_is_in_recovery()", timeout=3)
+                return out.returncode == 0 and out.stdout.strip() == "t"
             return bool(self.cluster.query(service, "SELECT NOT pg_is_in_recovery()", timeout=1)[0][0])
         except (psycopg2.Error, AssertionError, OSError, subprocess.SubprocessError):
             return False
@@ -125,7 +125,7 @@ class Sampler(threading.Thread):
 
 
 class Chaos:
-    def __init__(self, cluster, routers=("pgpool",), log=print):
+    def __init__(self, cluster, routers=ROUTERS, log=print):
         self.cluster, self.routers, self.log = cluster, routers, log
         self.paused, self.cut, self.down = set(), set(), set()
         self.hogs, self.pgbench = [], None
@@ -183,7 +183,7 @@ class Chaos:
     # --- convergence ----------------------------------------------------------------------------------
     def converged(self):
         c = self.cluster
-        if not all(c.health(s) == "healthy" for s in ALL_SERVICES):
+        if not c.healthy(ALL_SERVICES):
             return None
         primary = c.tree_is_whole()
         if not primary:
@@ -201,7 +201,7 @@ class Chaos:
     def run(self, faults, deadline=None):
         """Inflict faults in order (until deadline, a monotonic time); returns the report."""
         c = self.cluster
-        writer = Writer(lambda: [c.port(r) for r in self.routers], c.password, timeout=1)
+        writer = Writer(lambda: [c.port(r) for r in self.routers], c.password, timeout=1, routers=True)
         writer.start()
         wait_for(lambda: len(writer.acked) > 20, 60, "the writer to get going")
         sampler = Sampler(c, self)
@@ -242,19 +242,19 @@ class Chaos:
             self.act(extra[1], extra[0])
         fault.started = time.monotonic()
         self.act(how, fault.target)
-        try:
-            first = wait_for(lambda: writer.first_ack_after(fault.started), NO_WRITE_AFTER,
-                             "a write after the fault", interval=0.05)
-            fault.to_write_s = round(first - fault.started, 2)
-        except AssertionError:
-            fault.to_write_s = None
-        remaining = fault.started + fault.hold - time.monotonic()
-        if remaining > 0:
-            time.sleep(remaining)
+        inflicted = time.monotonic()  # the fault is in place once the command returns; times count from here
+        old = NODE_NAMES[primary] if fault.target == primary else None
+
+        def next_write():
+            return writer.first_ack_after(inflicted, not_on=old, sent_after=True)
+
+        first = self.wait(next_write, inflicted + fault.hold)  # a write may come while the fault holds
         self.act(heal, fault.target)
         if extra:
             self.act(extra[2], extra[0])
         healed = time.monotonic()
+        first = first or self.wait(next_write, inflicted + NO_WRITE_AFTER)  # or only once it is healed
+        fault.to_write_s = round(first - inflicted, 2) if first else None
         if not fault.quick:
             try:
                 fault.primary_after = self.wait_converged()
@@ -262,6 +262,16 @@ class Chaos:
             except AssertionError:
                 fault.converge_s = None
         self.log(f"{'':9}  next write after {fault.to_write_s} s, converged {fault.converge_s} s after the heal")
+
+    @staticmethod
+    def wait(found, until):
+        """found()'s first truthy value before the monotonic time until, else None."""
+        while time.monotonic() < until:
+            value = found()
+            if value:
+                return value
+            time.sleep(0.05)
+        return None
 
     def heal_everything(self):
         self.unsaturate()

@@ -19,10 +19,12 @@ from pgcluster import db
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose" / "docker-compose.yml"
 SERVICES = ("pgmaster", "pgslave1", "pgslave2", "pgslave3")
-ALL_SERVICES = SERVICES + ("pgpool", "backup")
+ROUTERS = ("pgpool", "pgpool2")
+ALL_SERVICES = SERVICES + ROUTERS + ("backup",)
+PGBOUNCER = 6432  # the routers' PgBouncer port inside the container
 NODE_NAMES = {"pgmaster": "node1", "pgslave1": "node2", "pgslave2": "node3", "pgslave3": "node4"}
-PORT_VARIABLES = ("PGMASTER_PORT", "PGSLAVE1_PORT", "PGSLAVE2_PORT", "PGSLAVE3_PORT", "PGPOOL_PORT",
-                  "BACKUP_METRICS_PORT")
+PORT_VARIABLES = ("PGMASTER_PORT", "PGSLAVE1_PORT", "PGSLAVE2_PORT", "PGSLAVE3_PORT", "PGPOOL_PORT", "PGPOOL2_PORT",
+                  "PGBOUNCER_PORT", "PGBOUNCER2_PORT", "BACKUP_METRICS_PORT")
 
 
 def wait_for(predicate, timeout, what, interval=0.5):
@@ -49,7 +51,7 @@ class Cluster:
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.passwords = {}
-        for secret in ("postgres_password", "replication_password", "pcp_password"):
+        for secret in ("postgres_password", "replication_password", "pcp_password", "control_password"):
             self.passwords[secret] = secrets.token_urlsafe(18)
             (self.workdir / secret).write_text(self.passwords[secret])
         (self.workdir / "db_users").write_text(f"postgres:{self.password}")
@@ -59,7 +61,7 @@ class Cluster:
             + services_yaml +
             "secrets:\n" + "".join(f"  {name}: {{file: {self.workdir / name}}}\n"
                                    for name in ("postgres_password", "replication_password", "pcp_password",
-                                                "db_users")))
+                                                "control_password", "db_users")))
         self.files = [str(compose_file), str(override)]
         self.env = dict(os.environ, **{v: "" for v in PORT_VARIABLES})
         self._ports = {}
@@ -124,9 +126,9 @@ class Cluster:
             self._ports[key] = int(port)
         return self._ports[key]
 
-    def connect(self, service, dbname="app", user="postgres", password=None, timeout=3):
-        """A connection through the service's published 127.0.0.1 port."""
-        return db.connect("127.0.0.1", self.port(service), user, dbname, password or self.password,
+    def connect(self, service, dbname="app", user="postgres", password=None, timeout=3, private=5432):
+        """A connection through the service's published 127.0.0.1 port (private: the port in the container)."""
+        return db.connect("127.0.0.1", self.port(service, private), user, dbname, password or self.password,
                           timeout=timeout, application_name="e2e")
 
     def query(self, service, sql, params=None, timeout=3, **kwargs):
@@ -150,9 +152,19 @@ class Cluster:
     def health(self, service):
         return self.docker("inspect", "-f", "{{.State.Health.Status}}", self.container(service)).stdout.strip()
 
+    def states(self):
+        """{service: its docker ps status ("Up 3 minutes (healthy)")} of the project's running containers, in
+        one docker call (docker-compose ps takes most of a second for each)."""
+        out = self.docker("ps", "--filter", f"label=com.docker.compose.project={self.project}", "--format",
+                          '{{.Label "com.docker.compose.service"}}\t{{.Status}}').stdout
+        return dict(line.split("\t", 1) for line in out.splitlines() if "\t" in line)
+
+    def healthy(self, services):
+        states = self.states()
+        return all("(healthy)" in states.get(s, "") for s in services)
+
     def wait_healthy(self, services, timeout=180):
-        wait_for(lambda: all(self.health(s) == "healthy" for s in services), timeout,
-                 f"{', '.join(services)} to be healthy")
+        wait_for(lambda: self.healthy(services), timeout, f"{', '.join(services)} to be healthy")
 
     def is_primary(self, service):
         try:
@@ -200,8 +212,8 @@ class Cluster:
 
     # --- the tree as clients see it ----------------------------------------------------------
     def running(self, services=SERVICES):
-        up = self.compose("ps", "--services", "--filter", "status=running").stdout.split()
-        return [s for s in services if s in up]
+        up = self.states()
+        return [s for s in services if up.get(s, "").startswith("Up") and "(Paused)" not in up[s]]
 
     def writable(self, services=SERVICES):
         """The services that accept writes (not in recovery), asked through their ports."""

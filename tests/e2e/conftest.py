@@ -3,7 +3,7 @@ import subprocess
 
 import pytest
 
-from .cluster import ROOT, SERVICES, Cluster, wait_for
+from .cluster import ROOT, ROUTERS, SERVICES, Cluster, wait_for
 from .writer import Writer
 
 pytestmark = pytest.mark.e2e
@@ -59,9 +59,10 @@ def cluster_fixture(name, services_yaml=""):
 
 
 def writer_for(cluster, services=SERVICES, warm=10):
-    """A running Writer through the services' ports (libpq multi-host over the nodes, or one router), once
+    """A running Writer through the services' ports (libpq multi-host over the nodes, or over the routers), once
     it has had `warm` writes acknowledged."""
-    writer = Writer([cluster.port(s) for s in services], cluster.password)
+    writer = Writer(lambda: [cluster.port(s) for s in services], cluster.password,
+                    routers=set(services) <= set(ROUTERS))
     writer.start()
     wait_for(lambda: len(writer.acked) > warm, 30, "the writer to get going")
     return writer

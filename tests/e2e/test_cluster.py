@@ -1,11 +1,12 @@
 """The foundation: one command brings up a replicating PostGIS cluster (issue: foundation)."""
 import gzip
+import json
 import re
 import subprocess
 
 import pytest
 
-from .cluster import ROOT, Cluster, failed_start, wait_for
+from .cluster import ALL_SERVICES, PGBOUNCER, ROOT, ROUTERS, Cluster, failed_start, wait_for
 
 SERVICES = ("pgmaster", "pgslave1", "pgslave2", "pgslave3")
 STANDBYS = {"pgslave1": "pgmaster", "pgslave2": "pgslave1", "pgslave3": "pgmaster"}
@@ -60,14 +61,15 @@ def receiver(c, service):
 
 
 def test_make_up_waits_until_every_node_is_healthy(cluster):
-    assert "All 6 containers are healthy" in cluster.make_up_output
-    assert all(cluster.health(s) == "healthy" for s in SERVICES + ("pgpool", "backup"))
+    assert "All 7 containers are healthy" in cluster.make_up_output
+    assert all(cluster.health(s) == "healthy" for s in ALL_SERVICES)
 
 
 def test_ports_are_published_on_loopback_only(cluster):
-    for service in SERVICES + ("pgpool", "backup"):
+    for service in ALL_SERVICES:
         bindings = cluster.docker("inspect", "-f", "{{json .HostConfig.PortBindings}}", cluster.container(service)).stdout
-        assert re.findall(r'"HostIp":"([^"]*)"', bindings) == ["127.0.0.1"], bindings
+        addresses = re.findall(r'"HostIp":"([^"]*)"', bindings)
+        assert addresses and set(addresses) == {"127.0.0.1"}, bindings
 
 
 def test_repmgr_cluster_show_lists_the_tree(cluster):
@@ -77,6 +79,25 @@ def test_repmgr_cluster_show_lists_the_tree(cluster):
         "node3": ("standby", "node2", "running"),
         "node4": ("standby", "node1", "running"),
     }
+
+
+@pytest.mark.parametrize("service", ["pgslave2", "pgpool2", "backup"])
+def test_status_in_any_container_shows_every_node_both_routers_and_the_backup(cluster, service):
+    for router in ROUTERS:
+        assert cluster.query(router, "SELECT 1", private=PGBOUNCER) == [(1,)]  # a pool to show
+    found = json.loads(cluster.exec(service, "pgcluster", "status", "--json").stdout)
+    assert found["primary"] == "pgmaster"
+    assert {n["host"]: (n["role"], n["upstream"]) for n in found["nodes"]} == {
+        "pgmaster": ("primary", ""), "pgslave1": ("standby", "pgmaster"), "pgslave2": ("standby", "pgslave1"),
+        "pgslave3": ("standby", "pgmaster")}
+    assert set(found["routers"]) == {"pgpool", "pgpool2"}
+    for view in found["routers"].values():
+        assert view["pgpool"]["has_write_node"] and view["pgbouncer"]["primary"] == "pgmaster", view
+        assert "app" in {p["database"] for p in view["pgbouncer"]["pools"]}, view
+    assert found["backup"]["backups"] >= 1 and found["backup"]["check_ok"], found["backup"]
+    text = cluster.exec(service, "pgcluster", "status").stdout
+    assert "Nodes (primary: pgmaster)" in text and "pgpool2: PgBouncer writes to pgmaster" in text, text
+    assert "barman check passes" in text, text
 
 
 def test_is_major_master_counts_the_whole_tree(cluster):
@@ -124,7 +145,7 @@ def test_init_scripts_ran_once_on_the_initial_primary(cluster):
 
 def test_passwords_never_appear_in_logs_or_process_lists(cluster):
     logs = cluster.compose("logs", "--no-color").stdout
-    processes = "".join(cluster.exec(s, "ps", "-eo", "args").stdout for s in SERVICES)
+    processes = "".join(cluster.exec(s, "ps", "-eo", "args").stdout for s in ALL_SERVICES)
     for password in cluster.passwords.values():
         assert password not in logs
         assert password not in processes

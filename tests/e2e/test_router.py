@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from .cluster import NODE_NAMES, SERVICES, failed_start, wait_for
+from .cluster import NODE_NAMES, PGBOUNCER, ROUTERS, SERVICES, failed_start, wait_for
 from .conftest import cluster_fixture, writer_for
 
 FIRST_LEVEL = ("pgmaster", "pgslave1", "pgslave3")
@@ -52,6 +52,41 @@ def test_writes_and_reads_through_pgpool(cluster):
     wait_for(lambda: via_pgpool(cluster, "SELECT n FROM writes WHERE n = -1") == [(-1,)], 10,
              "the row to be readable through pgpool")
     assert via_pgpool(cluster, "SELECT extname FROM pg_extension WHERE extname = 'postgis'") == [("postgis",)]
+
+
+def via_pgbouncer(cluster, sql, router="pgpool", dbname="app"):
+    return cluster.query(router, sql, timeout=5, private=PGBOUNCER, dbname=dbname)
+
+
+WHO = "SELECT split_part(current_setting('cluster_name'), '/', 2), pg_is_in_recovery()"
+
+
+def test_pgbouncer_pools_the_primary_and_the_standbys_for_reads(cluster):
+    for router in ROUTERS:
+        assert via_pgbouncer(cluster, WHO, router) == [(NODE_NAMES[cluster.primary], False)]
+        via_pgbouncer(cluster, "INSERT INTO writes (n) VALUES (-floor(random() * 1e9)::bigint)", router)
+    # app_ro: the standbys that stream from the primary, in turn, as PgBouncer opens server connections: six
+    # sessions inside a transaction each need one of their own.
+    readers = wait_for(lambda: (r := concurrent_readers(cluster)) and len(r) >= 2 and r, 60,
+                       "read-only sessions spread over the standbys")
+    assert all(in_recovery for _, in_recovery in readers), readers
+    assert NODE_NAMES[cluster.primary] not in {node for node, _ in readers}
+
+
+def concurrent_readers(cluster, sessions=6):
+    """What six sessions of app_ro, each in an open transaction, read from."""
+    conns = [cluster.connect("pgpool", dbname="app_ro", private=PGBOUNCER) for _ in range(sessions)]
+    try:
+        found = set()
+        for conn in conns:
+            conn.autocommit = False
+            with conn.cursor() as cur:
+                cur.execute(WHO)
+                found.add(cur.fetchone())
+        return found
+    finally:
+        for conn in conns:
+            conn.close()
 
 
 def test_reads_spread_over_the_standbys(cluster):
@@ -123,6 +158,9 @@ def test_failover_writes_go_to_the_new_primary(cluster):
     late_nodes = {node for _, t, node in writer.acked if t > first}
     assert late_nodes == {NODE_NAMES[cluster.primary]}
     wait_for(lambda: pool_nodes(cluster)[cluster.primary] == ("up", "primary"), 30, "pgpool's primary")
+    for router in ROUTERS:
+        wait_for(lambda: via_pgbouncer(cluster, WHO, router) == [(NODE_NAMES[cluster.primary], False)], 30,
+                 f"{router}'s PgBouncer to follow the new primary")
 
 
 def test_the_restarted_old_primary_is_attached_as_a_standby(cluster):
@@ -162,6 +200,23 @@ def test_a_cut_off_primary_never_receives_writes_through_pgpool(cluster):
 def test_a_frozen_primary_is_left_behind_through_pgpool(cluster):
     """A frozen primary keeps its connections open and answers nothing; pgpool must still move on."""
     fault_through_pgpool(cluster, cluster.pause, cluster.unpause)
+
+
+def test_a_client_of_both_routers_survives_the_loss_of_either(cluster):
+    """A libpq multi-host DSN over the two routers (host=a,b target_session_attrs=read-write): killing either
+    stops writes for at most a moment, nothing acknowledged is lost, and the killed router serves again."""
+    writer = writer_for(cluster, services=ROUTERS)
+    for router in ROUTERS:
+        killed_at = time.monotonic()
+        cluster.kill(router)
+        first = wait_for(lambda: writer.first_ack_after(killed_at, sent_after=True), 30, f"writes without {router}")
+        assert first - killed_at < 10, f"no write for {first - killed_at:.1f} s after {router} was killed"
+        cluster.start(router)
+        cluster.wait_healthy([router], timeout=120)
+        assert cluster.write_via(router) == NODE_NAMES[cluster.primary]
+    writer.stop()
+    present = {n for (n,) in cluster.query(cluster.primary, "SELECT n FROM writes")}
+    assert writer.numbers() <= present
 
 
 def test_pgpool_restarts_with_a_backend_down_and_attaches_it_later(cluster):
@@ -204,6 +259,10 @@ services:
      "pgcluster: CONFIGS sets num_init_childs, which pgpool-II does not know"),
     ("nopw", "0:pgmaster::::", "",
      "pgcluster: CHECK_PASSWORD is required: set it (or CHECK_PASSWORD_FILE)."),
+    ("bouncer", "0:pgmaster::::", "      CHECK_PASSWORD: secret\n      PGBOUNCER_CONFIGS: 'default_pool_sise:40'",
+     "pgcluster: PGBOUNCER_CONFIGS is not valid: unknown parameter: pgbouncer/default_pool_sise"),
+    ("poolmode", "0:pgmaster::::", "      CHECK_PASSWORD: secret\n      PGBOUNCER_POOL_MODE: sometimes",
+     "pgcluster: PGBOUNCER_POOL_MODE='sometimes' is not valid: expected one of transaction, session, statement."),
     ("minimum", "0:pgmaster::::", "      CHECK_PASSWORD: secret\n      REQUIRE_MIN_BACKENDS: '1'\n"
                                   "      WAIT_BACKEND_TIMEOUT: '2'",
      "REQUIRE_MIN_BACKENDS=1 but only 0 backends (none) accepted connections within WAIT_BACKEND_TIMEOUT=2 s"),

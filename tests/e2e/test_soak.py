@@ -9,7 +9,7 @@ from .conftest import cluster_fixture
 # Strict mode on every node; health checked every 2 s, so that convergence shows at once.
 STRICT = "".join(f"  {s}:\n    environment: {{CONSISTENCY_MODE: strict}}\n    healthcheck: {{interval: 2s}}\n"
                  for s in ("pgmaster", "pgslave1", "pgslave2", "pgslave3")) + \
-    "".join(f"  {s}:\n    healthcheck: {{interval: 2s}}\n" for s in ("pgpool", "backup"))
+    "".join(f"  {s}:\n    healthcheck: {{interval: 2s}}\n" for s in ("pgpool", "pgpool2", "backup"))
 SEED = 20261201
 
 cluster = cluster_fixture("soak", STRICT)

@@ -13,8 +13,9 @@ from pgcluster.node import files as node_files
 from pgcluster.node import settings as node_settings
 from pgcluster.pgpool import files as pgpool_files
 from pgcluster.pgpool import paths as pgpool_paths
+from pgcluster.pgpool import pgbouncer
 
-from .conftest import DATA, fake_postgres_judge
+from .conftest import DATA, fake_pgbouncer_judge, fake_postgres_judge
 
 GOLDEN = Path(__file__).parent / "golden"
 NODE_ENV = {
@@ -27,7 +28,7 @@ PGPOOL_ENV = {
     "BACKENDS": "0:pgmaster:5432:1:/var/lib/postgresql/data:ALLOW_TO_FAILOVER,1:pgslave1::::,2:pgslave3:5433:2",
     "DB_USERS": "postgres:s3:cr,app:pw",
     "CHECK_USER": "replication_user", "CHECK_PASSWORD": "check", "PCP_PASSWORD": "pcp",
-    "CONFIGS": "num_init_children:64",
+    "CONFIGS": "num_init_children:64", "PGBOUNCER_DATABASES": "app", "PGBOUNCER_CONFIGS": "default_pool_size:40",
 }
 BARMAN_ENV = {"REPLICATION_HOST": "pgmaster,pgslave1,pgslave3", "REPLICATION_PASSWORD": "r:p",
               "POSTGRES_PASSWORD": "p"}
@@ -40,11 +41,15 @@ def rendered():
     for role, (files, env) in IMAGES.items():
         for path, (content, mode) in files.render_all(config.load(role, env)).items():
             found[f"{role}-{os.path.basename(path)}"] = (content, mode)
+    bouncer = pgbouncer.render_all(config.load("pgpool", PGPOOL_ENV), "pgmaster", ["pgslave1", "pgslave3"])
+    for path, (content, mode) in bouncer.items():
+        found[f"pgpool-{os.path.basename(path)}"] = (content, mode)
     return found
 
 
 def main():
     with mock.patch.object(node_settings, "judge", fake_postgres_judge), \
+            mock.patch.object(pgbouncer, "judge", fake_pgbouncer_judge), \
             mock.patch.object(pgpool_paths, "SAMPLE_CONF", str(DATA / "pgpool.conf.sample")):
         files = rendered()
     for name, (content, _mode) in sorted(files.items()):

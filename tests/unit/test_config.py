@@ -43,6 +43,10 @@ def test_defaults():
     ("WAIT_UPSTREAM_TIMEOUT", "60", "wait_upstream_timeout", 60),
     ("STATUS_PORT", "9000", "status_port", 9000),
     ("LOG_LEVEL", "DEBUG", "log_level", "debug"),
+    ("CONTROL_PASSWORD", "s3cret", "control_password", "s3cret"),
+    ("ROUTERS", "pgpool,pgpool2", "routers", ("pgpool", "pgpool2")),
+    ("BACKUP_HOST", "backup", "backup", ("backup", 8080)),
+    ("BACKUP_HOST", "barman:9090", "backup", ("barman", 9090)),
 ])
 def test_each_variable(name, raw, attribute, expected):
     assert getattr(load(**{name: raw}), attribute) == expected
@@ -76,6 +80,8 @@ def test_every_node_variable_is_tested():
     ({"CONNECT_TIMEOUT": "0"}, "CONNECT_TIMEOUT='0' is not valid"),
     ({"CONSISTENCY_MODE": "sync"}, "CONSISTENCY_MODE='sync' is not valid: expected one of eventual, partially_strict, strict"),
     ({"FENCE_TIMEOUT": "soon"}, "FENCE_TIMEOUT='soon' is not valid: expected a number of seconds"),
+    ({"BACKUP_HOST": "backup:http"}, "BACKUP_HOST='backup:http' is not valid: expected a host name with an optional "
+                                     "port, such as backup or backup:8080"),
     ({"SYNCHRONOUS_BACKUP": "1", "CONSISTENCY_MODE": "strict"},
      "SYNCHRONOUS_BACKUP=1 is not valid with CONSISTENCY_MODE=strict: expected CONSISTENCY_MODE=eventual"),
 ])

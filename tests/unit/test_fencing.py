@@ -64,7 +64,10 @@ def test_promotion_waits_nothing_once_the_fence_time_has_passed():
                            "eventual", 3.0)[2] == 0.0
 
 
-def test_validate_waits_then_refuses_when_the_old_primary_is_back():
+def test_validate_waits_then_refuses_when_the_old_primary_is_back(tmp_path, monkeypatch):
+    from pgcluster.node import paths
+
+    monkeypatch.setattr(paths, "PROMOTING_MARKER", str(tmp_path / "promoting"))
     client = FakeClient({"127.0.0.1": ME, "pgslave3": standby("pgslave3")})
     slept = []
 
@@ -75,6 +78,20 @@ def test_validate_waits_then_refuses_when_the_old_primary_is_back():
     assert validate("pgslave1", VOTERS, 8008, 3.0, "eventual", client=client, sleep=sleep) == (
         False, "pgmaster answers as a running primary again; not promoting")
     assert slept == [3.0]
+
+
+def test_validate_announces_the_promotion_then_refuses_when_the_old_primary_is_resuming(tmp_path, monkeypatch):
+    from pgcluster.cluster.status import NodeState
+    from pgcluster.node import paths, promotion
+
+    monkeypatch.setattr(paths, "PROMOTING_MARKER", str(tmp_path / "promoting"))
+    me = NodeStatus("pgslave1", role="standby", running=True, primary="pgmaster", lsn=100, upstream_last_seen=9)
+    client = FakeClient({"127.0.0.1": me, "pgslave3": standby("pgslave3"), "pgmaster": down("pgmaster")})
+    assert validate("pgslave1", VOTERS, 8008, 3.0, "eventual", client=client)[0]
+    assert promotion.announced()
+    client.answers["pgmaster"] = NodeStatus("pgmaster", state=NodeState.RESUMING)
+    assert validate("pgslave1", VOTERS, 8008, 3.0, "eventual", client=client) == (
+        False, "pgmaster is resuming as primary; not promoting")
 
 
 def test_validate_refuses_without_its_own_status():

@@ -28,7 +28,7 @@ class FakeRepmgr:
 
 def healing(cfg, answers, fail=False):
     restarts = []
-    node = SimpleNamespace(cfg=cfg, client=FakeClient(answers), fenced=False,
+    node = SimpleNamespace(cfg=cfg, client=FakeClient(answers), fenced=False, control=SimpleNamespace(leased=lambda: False),
                            repmgrd=SimpleNamespace(restart=lambda: restarts.append(1)))
     duty = Healing(node, repmgr=FakeRepmgr(fail))
     duty.restarts = restarts
@@ -82,3 +82,9 @@ def test_nobody_to_follow_means_no_move():
     duty.healthy_at = time.monotonic() - STUCK_AFTER - 1
     duty.tick(live(streaming=False))
     assert duty.repmgr.follows == []
+
+
+def test_a_standby_that_lost_its_stream_follows_a_primary_on_a_newer_timeline_at_once():
+    duty = healing(FIRST_LEVEL, {**ANSWERS, "pgmaster": primary("pgmaster", timeline=2, node_id=1)})
+    duty.tick(live(streaming=False, timeline=1))  # no STUCK_AFTER wait: the failover is over
+    assert duty.repmgr.follows == [1]

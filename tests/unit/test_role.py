@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import pytest
 
 from pgcluster.cluster.quorum import has_quorum
@@ -141,3 +143,13 @@ def test_decide_role(name, f, action, source, reason):
 ])
 def test_has_quorum(visible, voters, expected):
     assert has_quorum(visible, voters) is expected
+
+
+def test_a_former_primary_waits_while_a_standby_is_being_promoted():
+    from pgcluster.cluster.status import NodeState
+
+    promoting = replace(standby("pgslave3", "pgmaster"), state=NodeState.PROMOTING)
+    decision = decide_role(facts("pgmaster", PRIMARY_DATA, [standby("pgslave1", "pgmaster"), promoting]))
+    assert (decision.action, decision.reason) == (
+        Action.WAIT, "this node was primary but pgslave3 is being promoted; waiting rather than starting a second "
+                     "primary")

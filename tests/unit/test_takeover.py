@@ -4,12 +4,12 @@ from types import SimpleNamespace
 
 import pytest
 
-from pgcluster.cluster.status import NodeStatus
+from pgcluster.cluster.status import NodeState, NodeStatus
 from pgcluster.node.facts import Live
 from pgcluster.node.promotion import first_in_line
 from pgcluster.node.takeover import Takeover
 
-from .helpers import down, primary, standby
+from .helpers import FakeClient, down, primary, standby
 
 VOTERS = ("pgmaster", "pgslave1", "pgslave3")
 CFG = SimpleNamespace(host="pgslave1", partners=VOTERS, voters=VOTERS, priority=100, fence_timeout=3.0,
@@ -29,9 +29,10 @@ class Watch:
 
 def takeover(answers, unseen=10.0, status=None, cfg=CFG):
     promoted, restarted = [], []
-    node = SimpleNamespace(cfg=cfg, fenced=False, watch=Watch(answers), status=lambda: status or me(),
-                           repmgrd=SimpleNamespace(restart=lambda: restarted.append(1)))
-    duty = Takeover(node, repmgr=SimpleNamespace(promote=lambda cfg: promoted.append(cfg.host)))
+    node = SimpleNamespace(cfg=cfg, fenced=False, watch=Watch(answers), control=SimpleNamespace(leased=lambda: False), status=lambda: status or me(),
+                           client=FakeClient(answers), repmgrd=SimpleNamespace(restart=lambda: restarted.append(1)))
+    duty = Takeover(node, repmgr=SimpleNamespace(promote=lambda cfg: promoted.append(cfg.host)),
+                    announce=lambda: promoted.append("announced"))
     duty.primary_seen_at = time.monotonic() - unseen
     duty.promoted, duty.restarted = promoted, restarted
     return duty
@@ -43,12 +44,19 @@ GONE = {"pgmaster": down("pgmaster"), "pgslave3": standby("pgslave3", lsn=300, n
 def test_the_candidate_promotes_itself_once_no_primary_answered_for_long():
     duty = takeover(GONE)
     duty.tick(LIVE)
-    assert duty.promoted == ["pgslave1"] and duty.restarted == [1]
+    assert duty.promoted == ["announced", "pgslave1"] and duty.restarted == [1]
+
+
+def test_no_takeover_when_the_old_primary_answers_as_resuming_after_the_announcement():
+    duty = takeover(GONE)
+    duty.node.client.answers["pgmaster"] = NodeStatus("pgmaster", state=NodeState.RESUMING)
+    duty.tick(LIVE)
+    assert duty.promoted == ["announced"]
 
 
 @pytest.mark.parametrize("answers, unseen, live", [
     ({**GONE, "pgmaster": primary("pgmaster")}, 10.0, LIVE),  # the primary answers
-    (GONE, 5.0, LIVE),                                          # not yet FENCE_TIMEOUT + 3 s
+    (GONE, 4.0, LIVE),                                          # not yet FENCE_TIMEOUT + 2 s
     (GONE, 10.0, Live(**{**LIVE.__dict__, "upstream_last_seen": 1.0})),  # repmgrd reached the primary a second ago
     ({**GONE, "pgslave3": standby("pgslave3", lsn=400, node_id=4, priority=100)}, 10.0, LIVE),  # pgslave3 is ahead
     ({"pgmaster": down("pgmaster"), "pgslave3": down("pgslave3")}, 10.0, LIVE),  # a minority
@@ -56,7 +64,7 @@ def test_the_candidate_promotes_itself_once_no_primary_answered_for_long():
 def test_no_takeover(answers, unseen, live):
     duty = takeover(answers, unseen)
     duty.tick(live)
-    assert duty.promoted == []
+    assert "pgslave1" not in duty.promoted
 
 
 def test_the_election_order_is_repmgrs():

@@ -5,6 +5,7 @@ catalogue xlog.db) and `barman check`; render() is pure, refresh() caches the
 text that the /metrics endpoint serves.
 """
 import glob
+import json
 import logging
 import os
 import shutil
@@ -18,7 +19,7 @@ from . import barman
 
 logger = logging.getLogger(__name__)
 
-_latest = {"text": "", "lock": threading.Lock()}
+_latest = {"text": "", "summary": {}, "lock": threading.Lock()}
 
 
 def parse_info(text):
@@ -139,17 +140,28 @@ def collect(cfg, now=None):
     }
 
 
+def summary(cfg, values):
+    """What `pgcluster status` shows of the backups (GET /backup): the last one, the count, the checks."""
+    done = done_backups(cfg)
+    last = done[-1] if done else None
+    return {"check_ok": bool(values.get("barman_check_ok")), "backups": len(done),
+            "last_backup": {k: last[k] for k in ("id", "kind", "end", "timeline", "size")} if last else None,
+            "wal_archive_delay_seconds": values.get("barman_wal_archive_delay_seconds")}
+
+
 def refresh(cfg):
-    text = render(cfg.server, collect(cfg))
+    values = collect(cfg)
+    text, found = render(cfg.server, values), summary(cfg, values)
     with _latest["lock"]:
-        _latest["text"] = text
+        _latest["text"], _latest["summary"] = text, found
 
 
 def serve(port):
-    """Serve the latest metrics text on /metrics; return the server."""
+    """Serve the latest metrics text on /metrics and the summary on /backup; return the server."""
 
-    def body():
+    def latest(key):
         with _latest["lock"]:
-            return _latest["text"]
+            return _latest[key]
 
-    return httpserve.serve(port, ("/metrics",), "text/plain; version=0.0.4; charset=utf-8", body)
+    return httpserve.serve(port, get={"/metrics": ("text/plain; version=0.0.4; charset=utf-8", lambda: latest("text")),
+                                      "/backup": ("application/json", lambda: json.dumps(latest("summary")))})

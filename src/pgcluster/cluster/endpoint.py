@@ -5,6 +5,7 @@ published). Nodes answer from their first second, even while PostgreSQL is
 down or the node is still deciding its role.
 """
 import http.client
+import json
 import socket
 import time
 from concurrent.futures import ThreadPoolExecutor, wait
@@ -22,34 +23,45 @@ _addresses = {}
 _asks = ThreadPoolExecutor(max_workers=32, thread_name_prefix="ask")
 
 
-def serve(port, snapshot):
-    """Serve snapshot() (a NodeStatus) as JSON on port; return the server."""
-    return httpserve.serve(port, ("", "/status"), "application/json", lambda: snapshot().to_json())
+def serve(port, snapshot, post=None):
+    """Serve snapshot() (a NodeStatus) as JSON on port, and the POST routes (control.py); return the server."""
+    route = ("application/json", lambda: snapshot().to_json())
+    return httpserve.serve(port, get={"": route, "/status": route}, post=post)
 
 
-def _address(host):
-    address, resolved = _addresses.get(host, (None, 0.0))
+def address(host):
+    """host's IP address, looked up at most every ADDRESS_TTL seconds."""
+    found, resolved = _addresses.get(host, (None, 0.0))
     if time.monotonic() - resolved > ADDRESS_TTL:
         ip = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)[0][4][0]
-        address = f"[{ip}]" if ":" in ip else ip
-        _addresses[host] = (address, time.monotonic())
-    return address
+        found = f"[{ip}]" if ":" in ip else ip
+        _addresses[host] = (found, time.monotonic())
+    return found
+
+
+def get_json(host, port, path, timeout=1.0):
+    """The JSON answer of GET path on host:port; None when it does not answer 200 in time."""
+    try:
+        conn = http.client.HTTPConnection(address(host), port, timeout=timeout)
+        try:
+            conn.request("GET", path)
+            response = conn.getresponse()
+            if response.status == 200:
+                return json.loads(response.read())
+        finally:
+            conn.close()
+    except (OSError, ValueError, http.client.HTTPException):
+        _addresses.pop(host, None)
+    return None
 
 
 def ask(host, port, timeout=1.0):
     """The status of the node at host; NodeStatus.unknown(host) when it does not answer in time."""
+    answer = get_json(host, port, "/status", timeout)
     try:
-        conn = http.client.HTTPConnection(_address(host), port, timeout=timeout)
-        try:
-            conn.request("GET", "/status")
-            response = conn.getresponse()
-            if response.status == 200:
-                return NodeStatus.from_json(host, response.read())
-        finally:
-            conn.close()
-    except (OSError, ValueError, TypeError, http.client.HTTPException):
-        _addresses.pop(host, None)
-    return NodeStatus.unknown(host)
+        return NodeStatus.from_json(host, answer) if answer is not None else NodeStatus.unknown(host)
+    except (ValueError, TypeError):
+        return NodeStatus.unknown(host)
 
 
 def ask_all(hosts, port, timeout=1.0):

@@ -17,6 +17,8 @@ class NodeState(str, Enum):
     REWINDING = "rewinding"
     HELD = "held"                  # holding its data for a recovery plan
     RUNNING = "running"
+    PROMOTING = "promoting"        # a standby about to be promoted
+    RESUMING = "resuming"          # a former primary about to start as primary again, looking first
     FENCED = "fenced"              # a former primary, read-only until it sees a majority
     STOPPING = "stopping"
     UNKNOWN = "unknown"            # no answer
@@ -44,6 +46,7 @@ class NodeStatus:
     lsn: int = 0
     upstream_last_seen: float = -1.0  # seconds since repmgrd last reached the upstream; -1 unknown
     voters: tuple = ()
+    members: tuple = ()         # every node registered in the repmgr metadata (a running node knows them)
 
     @classmethod
     def unknown(cls, host):
@@ -51,8 +54,9 @@ class NodeStatus:
 
     @classmethod
     def from_json(cls, host, text):
-        """Parse an answer; the node's own host name wins over the one asked (127.0.0.1, an alias)."""
-        data = json.loads(text)
+        """Parse an answer (JSON text, or the object it holds); the node's own host name wins over the one
+        asked (127.0.0.1, an alias)."""
+        data = json.loads(text) if isinstance(text, (str, bytes)) else text
         if not isinstance(data, dict):
             raise ValueError("a status answer is a JSON object")
         values = {}
@@ -67,6 +71,7 @@ class NodeStatus:
         del data["reachable"]
         data["state"] = self.state.value
         data["voters"] = list(self.voters)
+        data["members"] = list(self.members)
         return json.dumps(data)
 
     @property
@@ -80,6 +85,11 @@ class NodeStatus:
     @property
     def is_standby(self):
         return self.reachable and self.running and self.role == "standby"
+
+    @property
+    def claims_primary(self):
+        """Running as primary, or about to: promoting, or resuming as primary."""
+        return self.is_running_primary or self.state in (NodeState.PROMOTING, NodeState.RESUMING)
 
     def streams_from_primary(self, primary):
         """A running standby that streams and whose primary is `primary`."""
@@ -99,7 +109,7 @@ _FLAGS = {"running", "streaming", "fenced", "has_data", "was_primary", "restored
 def _coerce(name, value):
     if name == "state":
         return NodeState(value)
-    if name == "voters":
+    if name in ("voters", "members"):
         return tuple(value or ())
     if name in _TYPES:
         return _TYPES[name](value if value is not None else (-1 if name == "upstream_last_seen" else 0))

@@ -15,6 +15,15 @@ from .spec import SPEC, Var, variables
 LOADERS = {"node": load_node, "pgpool": load_pgpool, "barman": load_barman}
 
 
+def role_here(env=None):
+    """The role of the container this runs in, from the variable only that role requires."""
+    env = os.environ if env is None else env
+    for role, marker in (("node", "NODE_NAME"), ("pgpool", "BACKENDS"), ("barman", "REPLICATION_HOST")):
+        if env.get(marker):
+            return role
+    return None
+
+
 def load(role, env=None, judge=True):
     """The role's configuration from env (default: this process's environment).
 
@@ -26,4 +35,4 @@ def load(role, env=None, judge=True):
 
 
 __all__ = ["BarmanConfig", "LOADERS", "NodeConfig", "PgpoolConfig", "SPEC", "Var", "describe", "load",
-           "load_barman", "load_node", "load_pgpool", "markdown", "variables"]
+           "load_barman", "load_node", "load_pgpool", "markdown", "role_here", "variables"]

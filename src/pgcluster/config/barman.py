@@ -20,6 +20,7 @@ class BarmanConfig:
     retention_days: int
     backup_dir: str
     metrics_port: int
+    routers: tuple
     status_port: int
     log_level: str
 

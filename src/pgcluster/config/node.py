@@ -34,6 +34,9 @@ class NodeConfig:
     reconnect_interval: int
     connect_timeout: int
     wait_upstream_timeout: int
+    control_password: str = field(repr=False)
+    routers: tuple
+    backup: tuple
     status_port: int
     log_level: str
 

@@ -1,4 +1,4 @@
-"""The router's configuration."""
+"""The router's configuration: pgpool-II and PgBouncer."""
 from dataclasses import dataclass, field
 
 from .read import build, read, settings
@@ -15,6 +15,12 @@ class PgpoolConfig:
     require_min_backends: int
     wait_backend_timeout: int
     settings: dict
+    pgbouncer_pool_mode: str
+    pgbouncer_databases: tuple
+    pgbouncer_settings: dict
+    control_password: str = field(repr=False)
+    routers: tuple
+    backup: tuple
     status_port: int
     log_level: str
 
@@ -22,6 +28,7 @@ class PgpoolConfig:
 def load_pgpool(env, judge=True):
     """The router configuration, or ConfigError listing every problem, CONFIGS judged against pgpool's
     own list of settings included."""
+    from ..pgpool import pgbouncer  # runs PgBouncer on the settings
     from ..pgpool import settings as pgpool_settings  # reads the pgpool package's sample configuration
 
     v, problems = read("pgpool", env)
@@ -30,4 +37,6 @@ def load_pgpool(env, judge=True):
                         f"the {len(v['BACKENDS'])} backends listed in BACKENDS.")
     configs = settings(v, problems)
     problems += pgpool_settings.problems(configs, judge)
-    return build(PgpoolConfig, "pgpool", v, problems, settings=configs)
+    bouncer = settings(v, problems, "PGBOUNCER_CONFIGS")
+    problems += pgbouncer.problems(bouncer, v.get("PGBOUNCER_POOL_MODE", "transaction"), judge)
+    return build(PgpoolConfig, "pgpool", v, problems, settings=configs, pgbouncer_settings=bouncer)

@@ -49,15 +49,16 @@ def read(role, env):
     return values, problems
 
 
-def settings(values, problems):
-    """CONFIGS as an ordered dict, split by the CONFIGS_* symbols; a malformed value adds a problem."""
-    if "CONFIGS" not in values:
+def settings(values, problems, name="CONFIGS"):
+    """CONFIGS (or another variable of its form) as an ordered dict, split by the CONFIGS_* symbols; a malformed
+    value adds a problem."""
+    if name not in values:
         return {}
     try:
-        return p.settings(values["CONFIGS"], values.get("CONFIGS_DELIMITER_SYMBOL", ","),
+        return p.settings(values[name], values.get("CONFIGS_DELIMITER_SYMBOL", ","),
                           values.get("CONFIGS_ASSIGNMENT_SYMBOL", ":"))
     except ValueError as exc:
-        problems.append(f"CONFIGS={values['CONFIGS']!r} is not valid: expected {exc}.")
+        problems.append(f"{name}={values[name]!r} is not valid: expected {exc}.")
         return {}
 
 

@@ -98,9 +98,9 @@ SPEC = (
         "0 for off) is applied by the attach watcher, which gives a standby that far behind weight 0; "
         "sr_check_period is managed (0) and may not be set.", attr="settings"),
     Var("CONFIGS_DELIMITER_SYMBOL", NODE + PGPOOL, ",", p.text,
-        "Separator between CONFIGS pairs.", attr=""),
+        "Separator between CONFIGS (and PGBOUNCER_CONFIGS) pairs.", attr=""),
     Var("CONFIGS_ASSIGNMENT_SYMBOL", NODE + PGPOOL, ":", p.text,
-        "Separator between a name and its value in CONFIGS.", attr=""),
+        "Separator between a name and its value in CONFIGS (and PGBOUNCER_CONFIGS).", attr=""),
     Var("ALLOWED_NETWORKS", NODE, "samenet", p.networks,
         "Comma-separated addresses (CIDR) admitted by pg_hba.conf besides the cluster's "
         "own network; `samenet` admits the container networks only."),
@@ -117,6 +117,17 @@ SPEC = (
         "Seconds a connection to another node may take before it counts as failed."),
     Var("WAIT_UPSTREAM_TIMEOUT", NODE, "300", p.integer(1, 86400),
         "A new standby waits this long for its upstream before the container exits."),
+    # --- switchover -----------------------------------------------------------------------
+    Var("CONTROL_PASSWORD", NODE + PGPOOL, "", p.text,
+        "Shared secret of the control channel (POST /control on STATUS_PORT) that a switchover drives the "
+        "nodes and routers through (also as CONTROL_PASSWORD_FILE); empty: every control request is refused.",
+        secret=True),
+    Var("ROUTERS", ALL, "", p.host_list,
+        "The router containers (comma-separated) whose PgBouncer a switchover pauses and points at the new "
+        "primary, and whose view `pgcluster status` shows; in a router container it names itself too."),
+    Var("BACKUP_HOST", NODE + PGPOOL, "", p.optional_address(8080),
+        "The backup container as host or host:port (its METRICS_PORT, default 8080), whose last backup "
+        "`pgcluster status` shows; empty: not shown.", attr="backup"),
     # --- every container ----------------------------------------------------------------
     Var("STATUS_PORT", ALL, "8008", p.integer(1, 65535),
         "Port of every node's status endpoint: served by each node, asked by its partners, "
@@ -142,6 +153,15 @@ SPEC = (
         "pgpool starts only once this many backends accept connections."),
     Var("WAIT_BACKEND_TIMEOUT", PGPOOL, "120", p.integer(1, 86400),
         "Seconds to wait for REQUIRE_MIN_BACKENDS before the container exits."),
+    Var("PGBOUNCER_POOL_MODE", PGPOOL, "transaction", p.choice("transaction", "session", "statement"),
+        "How PgBouncer (port 6432) shares server connections: transaction (a switchover pauses clients "
+        "between transactions), session or statement."),
+    Var("PGBOUNCER_DATABASES", PGPOOL, "", p.identifier_list,
+        "Databases that also get a read-only pool, <name>_ro, over the standbys that stream from the "
+        "primary; every database name reaches the primary through PgBouncer."),
+    Var("PGBOUNCER_CONFIGS", PGPOOL, "", p.text,
+        "Extra pgbouncer.ini settings as name:value pairs (separated like CONFIGS), such as "
+        "default_pool_size:40; PgBouncer judges them before the start.", attr="pgbouncer_settings"),
     # --- backup -------------------------------------------------------------------------
     Var("REPLICATION_HOST", BARMAN, REQUIRED, p.host_list,
         "The node to back up, or a comma list of nodes: Barman reaches whichever is primary "

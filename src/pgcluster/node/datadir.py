@@ -134,6 +134,17 @@ def fence(pgdata):
     mark(pgdata, paths.FENCED_MARKER)
 
 
+def become_standby(pgdata, conninfo):
+    """A former primary's data directory made to start as a standby streaming with conninfo. Its replication
+    slots go: on a standby they would hold WAL forever."""
+    autoconf.set_upstream(pgdata, conninfo)
+    slots = os.path.join(pgdata, "pg_replslot")
+    for name in os.listdir(slots) if os.path.isdir(slots) else ():
+        shutil.rmtree(os.path.join(slots, name))
+    mark(pgdata, "standby.signal")
+    mark(pgdata, paths.FENCED_MARKER, present=False)
+
+
 def unfence(pgdata):
     """Undo fence: the data directory starts as a primary again, on the same timeline."""
     mark(pgdata, "standby.signal", present=False)

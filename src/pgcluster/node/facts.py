@@ -31,6 +31,7 @@ class Live:
     upstream: str = ""    # a standby: the node it streams from (or is told to)
     streaming: bool = False
     upstream_last_seen: float = -1.0  # a standby: seconds since repmgrd last reached the upstream
+    members: tuple = ()   # every node registered in the (replicated) repmgr metadata, by host
 
 
 class LiveProbe:
@@ -61,7 +62,7 @@ def read_live(conn, host):
         lsn, timeline = db.rows(conn, """
             SELECT pg_current_wal_lsn()::text,
                    ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int""", timeout=3)[0]
-        return Live(role="primary", lsn=parse_lsn(lsn), timeline=timeline, primary=host)
+        return Live(role="primary", lsn=parse_lsn(lsn), timeline=timeline, primary=host, members=members(conn))
     lsn, received_tli, checkpoint_tli, sender, state, conninfo = db.rows(conn, """
         SELECT greatest(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::text,
                (SELECT received_tli FROM pg_stat_wal_receiver),
@@ -71,7 +72,7 @@ def read_live(conn, host):
                current_setting('primary_conninfo')""", timeout=3)[0]
     return Live(role="standby", lsn=parse_lsn(lsn), timeline=received_tli or checkpoint_tli or 0,
                 primary=known_primary(conn), upstream=sender or host_of(conninfo), streaming=state == "streaming",
-                upstream_last_seen=upstream_last_seen(conn))
+                upstream_last_seen=upstream_last_seen(conn), members=members(conn))
 
 
 def upstream_last_seen(conn):
@@ -91,6 +92,14 @@ def known_primary(conn):
     except psycopg2.Error:
         return ""
     return host_of(conninfo)
+
+
+def members(conn):
+    """The hosts of every node in the repmgr metadata, in node id order; () before it exists."""
+    try:
+        return tuple(host_of(c) for (c,) in db.rows(conn, "SELECT conninfo FROM repmgr.nodes ORDER BY node_id"))
+    except psycopg2.Error:
+        return ()
 
 
 def peer_hosts(cfg):

@@ -10,7 +10,8 @@ is back and streams from the same primary, the standby returns under it, so
 the tree heals.
 
 A standby is healthy when it streams on the primary's timeline. One that has
-not been for STUCK_AFTER seconds while a primary runs follows that primary, and
+not been for STUCK_AFTER seconds while a primary runs, or at once when that
+primary is on a newer timeline and nothing streams, follows that primary, and
 is rewound (or cloned) when it cannot, for example when it holds WAL the new
 primary never had. After pgcluster moves a standby itself, repmgrd restarts,
 so that it monitors the upstream the node really has.
@@ -57,7 +58,7 @@ class Healing:
 
     def tick(self, live):
         now = time.monotonic()
-        if not live or live.role != "standby" or self.node.fenced:
+        if not live or live.role != "standby" or self.node.fenced or self.node.control.leased():
             self.healthy_at = now
             return
         if now < self.next_check:
@@ -70,7 +71,9 @@ class Healing:
         if live.streaming and live.timeline == primary.timeline:
             self.healthy_at = now
             self.restore_shape(live, primary.host)
-        elif now - self.healthy_at > STUCK_AFTER:
+        elif now - self.healthy_at > STUCK_AFTER or (primary.timeline > live.timeline and not live.streaming):
+            # A primary on a newer timeline, and no stream: a failover happened and nobody moved this
+            # standby (repmgrd waits for a notification the promoted node may not send); follow it now.
             self.rejoin(primary)
 
     def restore_shape(self, live, primary):

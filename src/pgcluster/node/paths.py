@@ -13,6 +13,7 @@ INITDB_DIR = "/docker-entrypoint-initdb.d"
 SUPERVISOR_PID = "/tmp/pgcluster-node.pid"
 SERVICE_REQUEST = "/tmp/pgcluster-node.request"
 SERVICE_DONE = "/tmp/pgcluster-node.done"
+PROMOTING_MARKER = "/tmp/pgcluster-node.promoting"  # repmgrd's validation and the takeover announce a promotion
 # Markers in PGDATA.
 INIT_MARKER = "pgcluster.initialising"  # an initialisation that has not finished
 FENCED_MARKER = "pgcluster.fenced"      # this standby-mode data directory is a fenced primary

@@ -8,10 +8,15 @@ Only the standby first in repmgr's election order (the most advanced, then
 the higher priority, then the lower node id) may be promoted, so repmgrd and
 pgcluster's own takeover (takeover.py) can never promote two different nodes.
 """
+import os
 import time
 
 from ..cluster.endpoint import Client
 from ..cluster.quorum import has_quorum, tally
+from ..cluster.status import NodeState
+from . import paths
+
+ANNOUNCED_FOR = 30.0  # seconds a standby's announced promotion shows as PROMOTING, unless it is primary sooner
 
 
 def first_in_line(me, answers):
@@ -26,6 +31,8 @@ def check_promotion(me, answers, voters, mode, fence_timeout):
     former = answers.get(old)
     if former is not None and former.is_running_primary:
         return False, f"{old} still answers as a running primary, so it has not failed; not promoting", 0.0
+    if former is not None and former.state is NodeState.RESUMING:
+        return False, f"{old} is resuming as primary; not promoting", 0.0
     visible = {host} | {h for h, a in answers.items() if a.reachable}
     if not has_quorum(visible, voters):
         return False, (f"only {tally(visible, voters)} partners answer; a standby in a minority is never "
@@ -54,16 +61,46 @@ def check_promotion(me, answers, voters, mode, fence_timeout):
                   f"{fence_timeout + 1.0:g} s have passed since it was last seen"), wait
 
 
+def announce(marker=None):
+    """Show this standby as PROMOTING on its status endpoint, before it promotes: a former primary deciding to
+    resume looks for that (see the supervisor's RESUMING wait), so the two never both go ahead."""
+    with open(marker or paths.PROMOTING_MARKER, "w") as handle:
+        handle.write(str(time.time()))
+
+
+def announced(marker=None):
+    """Whether a promotion was announced within ANNOUNCED_FOR seconds."""
+    try:
+        return time.time() - os.path.getmtime(marker or paths.PROMOTING_MARKER) < ANNOUNCED_FOR
+    except OSError:
+        return False
+
+
+def last_look(client, old):
+    """None when the old primary neither runs as primary again nor is resuming, else the refusal."""
+    if not old:
+        return None
+    answer = client.ask(old, timeout=2)
+    if answer.is_running_primary:
+        return f"{old} answers as a running primary again; not promoting"
+    if answer.state is NodeState.RESUMING:
+        return f"{old} is resuming as primary; not promoting"
+    return None
+
+
 def validate(host, voters, port, fence_timeout, mode, client=None, sleep=time.sleep):
-    """(allowed, reason) for this node now: check_promotion, its wait, and a last look at the old primary."""
+    """(allowed, reason) for this node now: check_promotion, its wait, the announcement, a last look at the old
+    primary."""
     client = client or Client(port)
     me = client.ask("127.0.0.1", timeout=3)
     if not me.reachable:
         return False, "this node's own status endpoint does not answer"
     answers = client.ask_all([v for v in voters if v != host])
     allowed, reason, wait = check_promotion(me, answers, voters, mode, fence_timeout)
-    if allowed and wait > 0:
+    if not allowed:
+        return allowed, reason
+    if wait > 0:
         sleep(wait)
-        if me.primary and client.ask(me.primary).is_running_primary:
-            return False, f"{me.primary} answers as a running primary again; not promoting"
-    return allowed, reason
+    announce()
+    refused = last_look(client, me.primary)
+    return (False, refused) if refused else (True, reason)

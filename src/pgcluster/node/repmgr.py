@@ -1,5 +1,6 @@
 """repmgr commands, run as the postgres user with the generated repmgr.conf."""
 from .. import db, proc
+from ..errors import CommandError
 from . import paths
 from .server import child_env, local_connect
 
@@ -30,7 +31,24 @@ def follow(cfg, upstream_id):
 
 
 def promote(cfg):
-    repmgr(cfg, "standby", "promote", timeout=90)
+    """Promote this standby and record it as the primary in repmgr's metadata.
+
+    What `repmgr standby promote` does, without its checks (the caller made them) and without its wait: it
+    polls the promotion every promote_check_interval, at least a second, while pg_promote(wait) returns
+    as soon as the promotion is done.
+    """
+    conn = local_connect(cfg.postgres_user, cfg.replication_db, timeout=5)
+    try:
+        if not db.scalar(conn, "SELECT pg_promote(true, 60)", timeout=70):
+            raise CommandError("pg_promote() did not finish the promotion within 60 s.")
+        conn.autocommit = False
+        db.execute(conn, "UPDATE repmgr.nodes SET active = FALSE WHERE type = 'primary' AND active AND node_id <> %s",
+                   (cfg.node_id,))
+        db.execute(conn, "UPDATE repmgr.nodes SET type = 'primary', upstream_node_id = NULL, active = TRUE "
+                         "WHERE node_id = %s", (cfg.node_id,))
+        conn.commit()
+    finally:
+        conn.close()
 
 
 def record(cfg):

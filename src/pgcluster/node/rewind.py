@@ -1,11 +1,9 @@
 """pg_rewind: a former primary's data directory made a standby of the new primary again."""
 import logging
-import os
-import shutil
 import time
 
 from .. import db, proc, render
-from . import autoconf, datadir, paths
+from . import datadir, paths
 from .files import primary_conninfo
 from .server import child_env, single_user_recovery
 
@@ -35,9 +33,4 @@ def rewind(cfg, source):
              timeout=3600, env=child_env(cfg.pgdata), secrets=(cfg.replication_password,))
     logger.info("pg_rewind from %s finished in %.1f s.", source, time.monotonic() - started)
     # It streams from source at once: WAL written there during the rewind is needed for consistency.
-    autoconf.set_upstream(cfg.pgdata, primary_conninfo(cfg, source))
-    slots = os.path.join(cfg.pgdata, "pg_replslot")
-    for name in os.listdir(slots):  # the old primary's slots would hold WAL on a standby forever
-        shutil.rmtree(os.path.join(slots, name))
-    datadir.mark(cfg.pgdata, "standby.signal")
-    datadir.mark(cfg.pgdata, paths.FENCED_MARKER, present=False)
+    datadir.become_standby(cfg.pgdata, primary_conninfo(cfg, source))

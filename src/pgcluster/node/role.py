@@ -12,6 +12,7 @@ from enum import Enum
 
 from ..cluster.primary import find_primary
 from ..cluster.quorum import has_quorum, tally
+from ..cluster.status import NodeState
 
 
 class Action(str, Enum):
@@ -21,6 +22,8 @@ class Action(str, Enum):
     START_STANDBY = "start as standby"
     REWIND = "rewind and rejoin as standby"
     FENCE = "fence this primary: restart PostgreSQL read-only, which ends every session"
+    HOLD = "hold, stopped, for a switchover"
+    REJOIN = "rejoin as standby after a clean stop"
     WAIT = "wait"
 
 
@@ -149,6 +152,11 @@ def _former_primary(facts, primary):
         return Decision(Action.REWIND,
                         f"this node was primary but {primary.host} is the primary now; rejoining as its "
                         f"standby with pg_rewind", primary.host)
+    promoting = sorted(p.host for p in facts.peers if p.state is NodeState.PROMOTING)
+    if promoting:
+        return Decision(Action.WAIT,
+                        f"this node was primary but {', '.join(promoting)} is being promoted; waiting rather than "
+                        f"starting a second primary")
     # A named primary that answers from an older timeline was never promoted after this node: it
     # defers to this node (the timeline rule below, seen from its side), so waiting for it would deadlock.
     older = {p.host for p in facts.peers if p.reachable and p.has_data and p.timeline < facts.local.timeline}

@@ -13,7 +13,8 @@ def snapshot(cfg, state, reason, live):
     if live is not None:
         return NodeStatus(**common, running=True, has_data=True, was_primary=live.role == "primary" or fenced,
                           role=live.role, primary=live.primary, upstream=live.upstream, streaming=live.streaming,
-                          timeline=live.timeline, lsn=live.lsn, upstream_last_seen=live.upstream_last_seen)
+                          timeline=live.timeline, lsn=live.lsn, upstream_last_seen=live.upstream_last_seen,
+                          members=live.members)
     try:
         data = datadir.facts(cfg.pgdata)
     except CommandError:

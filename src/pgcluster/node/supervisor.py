@@ -15,9 +15,10 @@ import psycopg2
 from ..cluster import endpoint
 from ..cluster.status import NodeState
 from ..errors import CommandError, FatalError, Redecide
-from . import datadir, restore, service
+from . import datadir, promotion, restore, service
 from .facts import LiveProbe, gather
 from .fencing import Fencing
+from .control import Control
 from .healing import Healing
 from .partners import PartnerWatch
 from .repmgrd import Repmgrd
@@ -33,6 +34,7 @@ logger = logging.getLogger(__name__)
 
 DECIDE_EVERY = 2.0
 TICK = 1.0  # the duties' period
+RESUME_WAIT = 2.5  # two partner rounds and a margin
 
 
 class Stopped(Exception):
@@ -43,6 +45,7 @@ class Supervisor:
     def __init__(self, cfg):
         self.cfg = cfg
         self.stopping = threading.Event()
+        self.wakeup = threading.Event()  # a control request ends the wait between two ticks
         self.client = endpoint.Client(cfg.status_port)
         self.server = Server(cfg.pgdata)
         self.repmgrd = Repmgrd(cfg.pgdata)
@@ -51,6 +54,7 @@ class Supervisor:
         self.starting = True
         self.transitions = Transitions(cfg, self.server, self.client, self.report, self.stopping)
         self.watch = PartnerWatch(cfg, self.client, self.stopping)  # its rounds: fencing and takeover
+        self.control = Control(self)
         self.duties = [restore.Restore(self), Fencing(self), Takeover(self), SyncReplication(self), SlotSync(self),
                        Healing(self)]
         self.probe = LiveProbe(cfg)
@@ -69,12 +73,17 @@ class Supervisor:
 
     def status(self):
         serving = self.state in (NodeState.RUNNING, NodeState.FENCED) and self.server.running()
-        return snapshot(self.cfg, self.state, self.reason, self.live if serving else None)
+        live = self.live if serving else None
+        state = self.state
+        if live and live.role == "standby" and state is NodeState.RUNNING and promotion.announced():
+            state = NodeState.PROMOTING
+        return snapshot(self.cfg, state, self.reason, live)
 
     # --- signals -----------------------------------------------------------------------------
     def _on_stop(self, signum, _frame):
         logger.info("Received %s; stopping PostgreSQL with a fast shutdown.", signal.Signals(signum).name)
         self.stopping.set()
+        self.wakeup.set()
         if self.starting:
             raise Stopped()
 
@@ -83,7 +92,7 @@ class Supervisor:
         self.requests.install()
         signal.signal(signal.SIGTERM, self._on_stop)
         signal.signal(signal.SIGINT, self._on_stop)
-        endpoint.serve(self.cfg.status_port, self.status)
+        endpoint.serve(self.cfg.status_port, self.status, post=self.control.routes())
         self.watch.start()
         try:
             return self.serve_roles()
@@ -108,6 +117,14 @@ class Supervisor:
                     if not restore.apply(self.cfg, plan, self.client, self.stopping):
                         continue
                 decision = decision or self.decide()
+                if decision.action is Action.HOLD:
+                    self.state, self.reason = NodeState.HELD, decision.reason
+                    self.control.answer_demoted()
+                    decision = self.control.hold()
+                    continue
+                resuming = datadir.facts(self.cfg.pgdata).was_primary and not self.control.leased()
+                if decision.action is Action.START_PRIMARY and resuming:
+                    decision = self.resume_or_not(decision)
                 self.transitions.carry_out(decision)
                 fenced = decision.action is Action.FENCE
                 if not fenced:
@@ -132,6 +149,15 @@ class Supervisor:
                 self.repmgrd.stop()
                 decision = again.decision
 
+    def resume_or_not(self, decision):
+        """A former primary about to start as primary shows RESUMING for RESUME_WAIT (two partner rounds) and
+        decides again: a standby that began promoting meanwhile (PROMOTING) or saw this one resuming shows by
+        then, so at most one of the two goes ahead."""
+        self.state, self.reason = NodeState.RESUMING, decision.reason
+        logger.info("Resuming as primary in %.1f s unless a standby is being promoted meanwhile.", RESUME_WAIT)
+        self.stopping.wait(RESUME_WAIT)
+        return self.decide()
+
     def decide(self):
         """Gather facts and decide until the decision is not to wait."""
         last, last_logged = None, 0.0
@@ -155,7 +181,11 @@ class Supervisor:
 
     def loop(self):
         self.live = self.probe.read()
-        while not self.stopping.wait(TICK):
+        while not self.stopping.is_set():
+            self.wakeup.wait(TICK)
+            self.wakeup.clear()
+            if self.stopping.is_set():
+                break
             if not self.server.running():
                 logger.error("PostgreSQL exited with code %s; stopping the container so that it restarts "
                              "and decides its role again.", self.server.exit_code)
@@ -165,6 +195,7 @@ class Supervisor:
             if not self.fenced:
                 self.repmgrd.watch()
             self.live = live = self.probe.read()
+            self.control.serve(live)
             for duty in self.duties:
                 try:
                     duty.tick(live)

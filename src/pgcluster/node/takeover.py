@@ -3,7 +3,7 @@
 repmgrd promotes a standby when the primary fails. It has been seen to hang when the primary froze
 just as it started, and it is slow on a frozen primary, each of its checks waiting a connect timeout.
 So every first-level standby also watches for the primary in the partner watch's rounds. When no
-voter has answered as a running primary for TAKEOVER_AFTER seconds (FENCE_TIMEOUT + 3, long enough
+voter has answered as a running primary for FENCE_TIMEOUT + TAKEOVER_MARGIN seconds (long enough
 for repmgrd to have promoted a killed primary's successor), and repmgrd has not reached the primary
 either, the standby that repmgr's own election would pick promotes itself with `repmgr standby
 promote`, once the promotion check allows it (check_promotion: first in the election order, a
@@ -16,15 +16,18 @@ import time
 
 from ..errors import CommandError
 from . import repmgr
-from .promotion import check_promotion
+from .promotion import announce, check_promotion, last_look
 
 logger = logging.getLogger(__name__)
 
+TAKEOVER_MARGIN = 2.0  # seconds after FENCE_TIMEOUT: by then repmgrd has promoted a killed primary's successor
+
 
 class Takeover:
-    def __init__(self, node, repmgr=repmgr):
+    def __init__(self, node, repmgr=repmgr, announce=announce):
         self.node = node
         self.repmgr = repmgr
+        self.announce = announce
         self.reset()
 
     def reset(self):
@@ -32,7 +35,8 @@ class Takeover:
 
     def tick(self, live):
         node, cfg = self.node, self.node.cfg
-        if not live or live.role != "standby" or node.fenced or cfg.priority == 0 or cfg.host not in cfg.partners:
+        if (not live or live.role != "standby" or node.fenced or cfg.priority == 0 or cfg.host not in cfg.partners
+                or node.control.leased()):  # a switchover moves the primary itself
             self.primary_seen_at = time.monotonic()
             return
         asked_at, answers, _majority = node.watch.latest
@@ -40,12 +44,17 @@ class Takeover:
             self.primary_seen_at = max(self.primary_seen_at, asked_at)
             return
         unseen = time.monotonic() - self.primary_seen_at
-        after = cfg.fence_timeout + 3.0
+        after = cfg.fence_timeout + TAKEOVER_MARGIN
         if unseen < after or 0 <= live.upstream_last_seen < after:
             return
         me = node.status()
         allowed, reason, _wait = check_promotion(me, answers, cfg.voters, cfg.consistency, cfg.fence_timeout)
         if not allowed:  # the fence time has passed: unseen is longer
+            return
+        self.announce()
+        refused = last_look(node.client, me.primary)
+        if refused:
+            logger.info("Not taking over: %s.", refused)
             return
         logger.warning("No running primary has answered for %.0f s and repmgrd has promoted nobody; this node is "
                        "the standby repmgr's election picks, so it promotes itself: %s.", unseen, reason)

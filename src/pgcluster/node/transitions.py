@@ -14,6 +14,7 @@ import psycopg2
 from ..cluster.status import NodeState
 from ..errors import CommandError, FatalError
 from . import bootstrap, datadir, repmgr, restore
+from .files import primary_conninfo
 from .rewind import rewind
 from .role import Action
 
@@ -38,6 +39,8 @@ class Transitions:
             self.ensure_following(source)
         elif action is Action.REWIND:
             self.rewind(source)
+        elif action is Action.REJOIN:
+            self.rejoin(source)
         elif action is Action.FENCE:
             datadir.fence(self.cfg.pgdata)
             self.start_server()
@@ -110,6 +113,21 @@ class Transitions:
         self.start_server()
         self.repmgr.follow(self.cfg, source_id)
         logger.info("Rejoined as a standby of %s.", source)
+
+    def rejoin(self, source):
+        """A former primary stopped cleanly (a switchover): its WAL ends where source's timeline began, so it
+        streams from source as it is; should it not be able to follow (it diverged), rewind."""
+        source_id = self.node_id_of(source)
+        datadir.become_standby(self.cfg.pgdata, primary_conninfo(self.cfg, source))
+        self.start_server()
+        try:
+            self.repmgr.follow(self.cfg, source_id)
+        except CommandError as exc:
+            logger.warning("Following %s after the switchover failed (%s); rewinding instead.", source, exc)
+            self.server.stop()
+            self.rewind(source)
+            return
+        logger.info("Rejoined as a standby of %s after a clean stop.", source)
 
     # --- registration with repmgr --------------------------------------------------------------
     def ensure_primary_registered(self):

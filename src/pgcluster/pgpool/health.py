@@ -18,6 +18,11 @@ def has_write_node(cfg):
     nodes, problem = _nodes(cfg)
     if problem:
         return False, problem
+    return write_node(nodes)
+
+
+def write_node(nodes):
+    """has_write_node's verdict on pgpool's nodes {num: PoolNode}."""
     primaries = [n.host for n in nodes.values() if n.role == "primary" and n.status == "up"]
     if primaries:
         return True, f"pgpool sends writes to {primaries[0]}."

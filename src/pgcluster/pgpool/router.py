@@ -1,4 +1,4 @@
-"""The pgpool container's process under tini: waits for backends, runs pgpool, watches."""
+"""The router container's process under tini: waits for backends, runs pgpool-II and PgBouncer, watches."""
 import logging
 import os
 import re
@@ -11,6 +11,8 @@ import time
 from .. import proc
 from ..errors import FatalError
 from . import paths
+from .control import RouterControl
+from .pgbouncer import PgBouncer
 from .watcher import Watcher
 
 logger = logging.getLogger(__name__)
@@ -55,10 +57,11 @@ class Router:
     def __init__(self, cfg):
         self.cfg = cfg
         self.pgpool = None
+        self.pgbouncer = PgBouncer(cfg)
         self.stopping = threading.Event()
 
     def _on_stop(self, signum, _frame):
-        logger.info("Received %s; stopping pgpool.", signal.Signals(signum).name)
+        logger.info("Received %s; stopping pgpool and PgBouncer.", signal.Signals(signum).name)
         self.stopping.set()
 
     def run(self):
@@ -76,15 +79,27 @@ class Router:
         proc.forward_output(self.pgpool, "pgpool", skip=PCP_NOISE)
         logger.info("pgpool started with %s backends: %s.", len(self.cfg.backends),
                     ", ".join(f"{b.num}:{b.host}" for b in self.cfg.backends))
-        watcher = Watcher(self.cfg, self.pgpool.pid)
+        # Until the watcher knows the primary, PgBouncer points at the first backend.
+        self.pgbouncer.start(self.cfg.backends[0].host, [])
+        RouterControl(self.cfg, self.pgbouncer).serve()
+        watcher = Watcher(self.cfg, self.pgpool.pid, pgbouncer=self.pgbouncer)
         while not self.stopping.wait(WATCH_EVERY):
-            if self.pgpool.poll() is not None:
-                logger.error("pgpool exited with code %s.", self.pgpool.returncode)
-                return 1
+            for name, child in (("pgpool", self.pgpool), ("PgBouncer", self.pgbouncer.process)):
+                if child.poll() is not None:
+                    logger.error("%s exited with code %s; stopping the container so that it restarts.", name,
+                                 child.returncode)
+                    self.stop()
+                    return 1
             try:
                 watcher.tick()
             except Exception as exc:  # pgpool may still be starting; the next round retries
                 logger.warning("The attach watcher could not run: %s", str(exc).strip())
+        return self.stop()
+
+    def stop(self):
+        self.pgbouncer.stop()
+        if self.pgpool.poll() is not None:
+            return 0
         self.pgpool.send_signal(signal.SIGINT)  # SIGTERM is a smart shutdown that waits for clients
         try:
             return self.pgpool.wait(20) and 0

@@ -1,24 +1,36 @@
-"""`pgcluster status` in the router: each backend as pgpool sees it and as the node reports itself."""
-from ..cluster.endpoint import ask_all
+"""This router's view, served as GET /router on STATUS_PORT: pgpool's backends and PgBouncer's pools."""
+import socket
+
+import psycopg2
+
+from ..errors import PgclusterError
 from . import pcp
+from .health import write_node
+
+POOL_COLUMNS = ("database", "user", "cl_active", "cl_waiting", "sv_active", "sv_idle", "maxwait", "pool_mode")
 
 
-def says(answer):
-    """What a node's answer says, in a few words."""
-    if not answer.reachable:
-        return "no answer"
-    if answer.fenced:
-        return "fenced"
-    if answer.running:
-        return f"{answer.role} of {answer.upstream}" if answer.role == "standby" else answer.role
-    return f"{answer.state.value}: {answer.reason}"[:60]
+def pgpool_view(cfg):
+    try:
+        nodes = pcp.nodes(cfg)
+    except PgclusterError as exc:
+        return {"error": f"pgpool does not answer on its control port: {exc}"}
+    writes, sentence = write_node(nodes)
+    return {"has_write_node": writes, "says": sentence,
+            "nodes": [{"id": num, "host": n.host, "status": n.status, "role": n.role, "weight": n.weight}
+                      for num, n in sorted(nodes.items())]}
 
 
-def table(cfg):
-    """The status table's lines; PgclusterError when pgpool does not answer on its control port."""
-    nodes = pcp.nodes(cfg)
-    answers = ask_all(sorted({n.host for n in nodes.values()}), cfg.status_port)
-    lines = [f"{'id':>3}  {'host':<12} {'pgpool':<8} {'pgpool role':<12} {'node says':<40}"]
-    for num, node in sorted(nodes.items()):
-        lines.append(f"{num:>3}  {node.host:<12} {node.status:<8} {node.role:<12} {says(answers[node.host])}")
-    return lines
+def pgbouncer_view(pgbouncer, paused):
+    primary, readers = pgbouncer.target or ("", ())
+    found = {"primary": primary, "readers": list(readers), "paused": paused}
+    try:
+        pools = pgbouncer.console("SHOW POOLS", timeout=3, named=True)
+    except psycopg2.Error as exc:
+        return dict(found, error=f"PgBouncer's console does not answer: {str(exc).strip()}")
+    found["pools"] = [{k: p[k] for k in POOL_COLUMNS if k in p} for p in pools if p.get("database") != "pgbouncer"]
+    return found
+
+
+def view(cfg, pgbouncer, paused):
+    return {"router": socket.gethostname(), "pgpool": pgpool_view(cfg), "pgbouncer": pgbouncer_view(pgbouncer, paused)}

@@ -137,9 +137,10 @@ class Watcher:
     pcp, client and measure (lags) are the real ones unless a test gives fakes.
     """
 
-    def __init__(self, cfg, pgpool_pid, pcp=pcp, client=None, measure=lags, clock=time.monotonic):
+    def __init__(self, cfg, pgpool_pid, pcp=pcp, client=None, measure=lags, clock=time.monotonic, pgbouncer=None):
         self.cfg, self.pgpool_pid = cfg, pgpool_pid
         self.pcp, self.client, self.measure, self.clock = pcp, client or Client(cfg.status_port), measure, clock
+        self.pgbouncer = pgbouncer
         self.answered = {}  # host -> when its status endpoint last answered
 
     def silent(self, statuses):
@@ -168,6 +169,11 @@ class Watcher:
         if any(action.startswith("weigh") for action, _, _ in actions):
             files.write_all(cfg, weighed_out(nodes, weights, actions))
             self.reload()
+        if self.pgbouncer and found:
+            out = weighed_out(nodes, weights, actions)
+            readers = sorted(node.host for num, node in nodes.items() if num not in out and node.host != found.host
+                             and statuses.get(node.host) and statuses[node.host].streams_from_primary(found.host))
+            self.pgbouncer.retarget(found.host, readers, f"{found.host} is the running primary")
         return actions
 
     def reload(self):

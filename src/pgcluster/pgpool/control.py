@@ -1,0 +1,71 @@
+"""A router's part in a switchover, asked through the control channel (cluster/control.py), and its view.
+
+pause     PgBouncer's PAUSE: running transactions finish, new queries wait. It resumes by itself after
+          `seconds`, should the switchover never come back.
+resume    RESUME.
+retarget  point PgBouncer at the new primary now (the watcher would within a round).
+
+GET /router on STATUS_PORT answers this router's view (status.py): pgpool's backends, what PgBouncer points
+at, whether it is paused, and its pools.
+"""
+import json
+import logging
+import threading
+import time
+
+import psycopg2
+
+from .. import httpserve
+from ..cluster import control
+from . import status
+
+logger = logging.getLogger(__name__)
+
+
+class RouterControl:
+    def __init__(self, cfg, pgbouncer):
+        self.cfg, self.pgbouncer = cfg, pgbouncer
+        self.paused_until = 0.0
+        self.lock = threading.Lock()
+
+    def serve(self):
+        actions = {"pause": self.pause, "resume": self.resume, "retarget": self.retarget}
+        return httpserve.serve(self.cfg.status_port, get={"/router": ("application/json", self.view)},
+                               post=control.route(self.cfg.control_password, actions, "this router"))
+
+    def view(self):
+        return json.dumps(status.view(self.cfg, self.pgbouncer, self.paused_until > time.monotonic()), default=str)
+
+    def pause(self, body):
+        seconds, timeout = float(body.get("seconds", 30)), float(body.get("timeout", 5))
+        started = time.monotonic()
+        if not self.pgbouncer.pause(timeout):
+            return 409, {"error": f"PgBouncer did not pause within {timeout:g} s: a transaction runs that long"}
+        with self.lock:
+            self.paused_until = time.monotonic() + seconds
+        threading.Timer(seconds, self.expire).start()
+        logger.info("Switchover %s: PgBouncer paused in %.2f s; new queries wait (at most %.0f s).", body.get("owner"),
+                    time.monotonic() - started, seconds)
+        return 200, {}
+
+    def expire(self):
+        with self.lock:
+            due = self.paused_until and self.paused_until <= time.monotonic()
+        if due:
+            logger.warning("The switchover's pause of PgBouncer ran out; resuming it.")
+            self.resume({})
+
+    def resume(self, body):
+        self.pgbouncer.resume()
+        with self.lock:
+            self.paused_until = 0.0
+        if body:
+            logger.info("Switchover %s: PgBouncer resumed.", body.get("owner"))
+        return 200, {}
+
+    def retarget(self, body):
+        try:
+            self.pgbouncer.retarget(body["primary"], [], f"switchover {body.get('owner')} promoted it")
+        except psycopg2.Error as exc:
+            return 500, {"error": f"PgBouncer did not reload: {exc}"}
+        return 200, {}
