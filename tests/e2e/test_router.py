@@ -170,6 +170,36 @@ def test_the_restarted_old_primary_is_attached_as_a_standby(cluster):
              "pgmaster attached again as a standby")
 
 
+BACKEND_NUM = {"pgmaster": 0, "pgslave1": 1, "pgslave3": 2, "pgslave2": 3}  # BACKENDS in docker-compose.yml
+
+
+def pcp_detach(cluster, service):
+    cluster.exec("pgpool", "pcp_detach_node", "-h", "localhost", "-p", "9898", "-U", "pcp_user", "-w",
+                 "-n", str(BACKEND_NUM[service]))
+
+
+def test_pgpool_takes_the_primary_back_before_the_standbys_after_losing_them_all(cluster):
+    """The sequence that stopped writes for minutes (faults in sequence): pgpool loses the primary and the
+    standbys numbered before it, and keeps one standby. A request that leaves pgpool without a primary makes
+    it search for one for search_primary_node_timeout, and every request waits behind that search; when the
+    standbys were attached first, each made a search of its own, one after another. The primary goes first."""
+    primary = cluster.primary
+    assert BACKEND_NUM[primary] > 0, "the failover above leaves a standby numbered before the primary"
+    kept = max((s for s in FIRST_LEVEL + ("pgslave2",) if s != primary), key=BACKEND_NUM.get)
+    writer = writer_through_pgpool(cluster)
+    for service in sorted((s for s in BACKEND_NUM if s not in (primary, kept)), key=BACKEND_NUM.get):
+        pcp_detach(cluster, service)
+    wait_for(lambda: pool_nodes(cluster)[primary] == ("up", "primary"), 30, "the standbys detached")
+    pcp_detach(cluster, primary)
+    since = time.monotonic()
+    first = wait_for(lambda: writer.first_ack_after(since), 60, "a write through pgpool after the primary's detach")
+    assert first - since < 25, f"no write through pgpool for {first - since:.1f} s"
+    writer.stop()
+    wait_for(lambda: all(status == "up" for status, _ in pool_nodes(cluster).values()), 90,
+             "every backend attached again")
+    assert pool_nodes(cluster)[primary] == ("up", "primary")
+
+
 def fault_through_pgpool(cluster, inflict, undo):
     """Inflict a fault on the primary while a client writes through pgpool, then undo it: writes move to a
     new primary, none lands on the old one, before or after it is back (fenced), and it returns as an

@@ -139,6 +139,29 @@ def test_a_primary_pgpool_still_writes_to_is_detached_once_another_runs():
                                               ("attach", 1, "pgslave1 is the running primary")]
 
 
+def test_standbys_wait_until_pgpool_has_the_primary_attached():
+    """A standby attached while pgpool has no primary makes pgpool search for one, and every request after
+    it (the primary's attach too) waits out that search."""
+    nodes = {0: node("pgmaster", status="down"), 1: node("pgslave1", status="down"), 2: node("pgslave3")}
+    statuses = {"pgmaster": PRIMARY, "pgslave1": answer("pgslave1"), "pgslave3": answer("pgslave3")}
+    assert watcher.decide(nodes, statuses) == [("attach", 0, "pgmaster is the running primary")]
+    nodes[0] = node("pgmaster", role="primary")
+    assert watcher.decide(nodes, statuses) == [("attach", 1, "pgslave1 streams from the primary pgmaster")]
+
+
+@pytest.mark.parametrize("unrecognised, expected", [
+    (1.0, []),
+    (4.0, [("recognise", 0, "pgmaster is the running primary and pgpool has counted no primary for 4 s")]),
+])
+def test_a_running_primary_pgpool_does_not_count_as_one_is_recognised_once_its_search_has_run_out(
+        unrecognised, expected):
+    nodes = {0: node("pgmaster"), 1: node("pgslave1")}
+    statuses = {"pgmaster": PRIMARY, "pgslave1": answer("pgslave1")}
+    assert watcher.pgpool_primaryless(nodes, statuses)
+    assert not watcher.pgpool_primaryless({**nodes, 0: node("pgmaster", role="primary")}, statuses)
+    assert watcher.decide(nodes, statuses, unrecognised=unrecognised) == expected
+
+
 @pytest.mark.parametrize("silent, expected", [
     ({"pgslave3": 1.0}, []),
     ({"pgslave3": 5.0}, [("detach", 2, "pgslave3 has not answered for 5 s")]),

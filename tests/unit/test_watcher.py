@@ -23,6 +23,10 @@ class FakePcp:
     def detach(self, cfg, num):
         self.calls.append(("detach", num))
 
+    def recognise(self, cfg, num):
+        self.calls.append(("recognise", num))
+        self.pool[num] = self.pool[num]._replace(role="primary")
+
 
 def watcher_for(tmp_path, monkeypatch, nodes, answers, lags=None):
     for name in ("PGPOOL_CONF", "POOL_HBA", "POOL_PASSWD", "PCP_CONF", "PCPPASS"):
@@ -62,3 +66,18 @@ def test_nodes_that_do_not_answer_are_detached_only_once_silent_for_a_while(tmp_
     assert w.tick() == []
     now[0] += 2.0
     assert [a for a, _, _ in w.tick()] == ["detach"] and w.pcp.calls == [("detach", 1)]
+
+
+def test_pgpool_is_told_the_primary_only_once_it_has_counted_none_for_longer_than_its_own_search(
+        tmp_path, monkeypatch):
+    nodes = {0: PoolNode("pgmaster", 5432, "up", 1.0, "standby"), 1: PoolNode("pgslave1", 5432, "up", 1.0, "standby")}
+    w = watcher_for(tmp_path, monkeypatch, nodes, {"pgmaster": primary("pgmaster"), "pgslave1": answer("pgslave1")})
+    now = [100.0]
+    w.clock = lambda: now[0]
+    assert w.tick() == []
+    now[0] += 2.0
+    assert w.tick() == []
+    now[0] += 2.0
+    assert [a for a, _, _ in w.tick()] == ["recognise"] and w.pcp.calls == [("recognise", 0)]
+    now[0] += 2.0
+    assert w.tick() == []

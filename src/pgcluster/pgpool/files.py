@@ -4,7 +4,10 @@ import hashlib
 from .. import render
 from . import paths
 
-SEARCH_PRIMARY_TIMEOUT = 30
+# How long pgpool searches for a primary when a request leaves it without one; every other request waits
+# meanwhile. It outlasts a promotion (about 5 s after a primary fails); should it run out first, the
+# watcher tells pgpool which node is primary.
+SEARCH_PRIMARY_TIMEOUT = 10
 
 
 def render_all(cfg, unweighted=()):

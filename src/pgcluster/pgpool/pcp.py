@@ -1,4 +1,4 @@
-"""pgpool's control port: node status, attach and detach, through the PCP tools."""
+"""pgpool's control port: node status, attach, detach and which node is primary, through the PCP tools."""
 from typing import NamedTuple
 
 from .. import proc
@@ -44,3 +44,9 @@ def attach(cfg, num):
 
 def detach(cfg, num):
     _run(cfg, "pcp_detach_node", "-n", str(num))
+
+
+def recognise(cfg, num):
+    """pgpool takes node num for the primary (it promotes nothing in PostgreSQL) and detaches the others,
+    which the watcher attaches again."""
+    _run(cfg, "pcp_promote_node", "-n", str(num))

@@ -16,6 +16,18 @@ backends without a deadline while holding a lock that failover needs, so a
 single frozen backend stopped pgpool from ever finding the new primary. Here
 every query has a deadline.
 
+pgpool-II handles one request at a time, and a request that leaves it
+without a primary (the primary detached, or a standby attached while no
+primary is) makes it search the attached backends for one, every second, for
+search_primary_node_timeout; every other request waits behind that search.
+Attaching standbys before the primary made each of them such a search, one
+after another, so writes stopped for minutes after the primary came back. So
+while pgpool does not have the running primary attached, the watcher attaches
+the primary alone; and should pgpool have the running primary attached but
+count no primary for longer than its search takes (the search ran out before
+a promotion), the watcher tells pgpool which node is primary (pcp_promote_node,
+which promotes nothing in PostgreSQL).
+
 A backend that freezes (a hung host, `docker pause`) is never marked down by
 pgpool-II 4.6 itself: its health check waits on the frozen connection without
 end (its timeout no longer interrupts the read). So the watcher detaches a
@@ -44,22 +56,26 @@ _queries = ThreadPoolExecutor(max_workers=8, thread_name_prefix="wal")
 POSITION = ("SELECT (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END)"
             " - '0/0'::pg_lsn")
 SILENT_AFTER = 4.0  # seconds without a status answer before a backend pgpool counts as up is detached
+UNRECOGNISED_AFTER = 3.0  # seconds pgpool counts no primary, with the running one attached, before it is told
 DOING = {"attach": "attaching it", "detach": "detaching it", "weigh_out": "sending it no new sessions",
-         "weigh_in": "sending it new sessions again"}
+         "weigh_in": "sending it new sessions again", "recognise": "making it pgpool's primary"}
 
 
-def decide(nodes, statuses, lags=None, threshold=0, weights=None, silent=None):
+def decide(nodes, statuses, lags=None, threshold=0, weights=None, silent=None, unrecognised=0.0):
     """[(action, num, reason)] for pgpool's nodes {num: PoolNode} and the nodes' answers {host: NodeStatus}.
 
-    Actions: attach, detach, and for lag weigh_out (weight 0) and weigh_in (the configured weight again).
-    lags: {host: bytes of WAL a standby has still to replay}, measured now; a host without one is not
-    judged by lag. threshold: delay_threshold in bytes; 0 turns the lag rule off. weights: the
-    configured weight of each num (BACKENDS). silent: {host: seconds since its status endpoint last
-    answered}, for the hosts that do not answer now.
+    Actions: attach, detach, recognise (make it pgpool's primary), and for lag weigh_out (weight 0) and
+    weigh_in (the configured weight again). lags: {host: bytes of WAL a standby has still to replay},
+    measured now; a host without one is not judged by lag. threshold: delay_threshold in bytes; 0 turns
+    the lag rule off. weights: the configured weight of each num (BACKENDS). silent: {host: seconds since
+    its status endpoint last answered}, for the hosts that do not answer now. unrecognised: seconds for
+    which pgpool has counted no primary although the running primary is attached (see unrecognised()).
     """
     found = find_primary(statuses.values())
     primary = found.host if found else None
     lags, weights, silent = lags or {}, weights or {}, silent or {}
+    # Standbys wait until pgpool has the primary: attaching one first makes pgpool search for a primary.
+    primary_attached = any(n.host == primary and n.status == "up" for n in nodes.values())
     actions = []
     for num, node in sorted(nodes.items()):
         answer = statuses.get(node.host)
@@ -79,8 +95,11 @@ def decide(nodes, statuses, lags=None, threshold=0, weights=None, silent=None):
                 continue
             if host == primary:
                 actions.append(("attach", num, f"{primary} is the running primary"))
-            elif answer.streams_from_primary(primary) and caught_up:
+            elif answer.streams_from_primary(primary) and caught_up and primary_attached:
                 actions.append(("attach", num, f"{host} streams from the primary {primary}"))
+        elif host == primary and unrecognised > UNRECOGNISED_AFTER:
+            actions.append(("recognise", num, f"{host} is the running primary and pgpool has counted no "
+                                              f"primary for {unrecognised:.0f} s"))
         elif answer.fenced:
             actions.append(("detach", num, f"{host} has fenced itself"))
         elif lag is not None and lag > threshold and node.weight:
@@ -90,6 +109,13 @@ def decide(nodes, statuses, lags=None, threshold=0, weights=None, silent=None):
         elif zeroed(node, weights.get(num)) and lag is not None and caught_up:
             actions.append(("weigh_in", num, f"{behind}, within half of delay_threshold ({threshold})"))
     return actions
+
+
+def pgpool_primaryless(nodes, statuses):
+    """Whether pgpool counts no primary although the running primary is attached."""
+    found = find_primary(statuses.values())
+    return bool(found) and not any(n.status == "up" and n.role == "primary" for n in nodes.values()) \
+        and any(n.host == found.host and n.status == "up" for n in nodes.values())
 
 
 def zeroed(node, configured):
@@ -142,6 +168,7 @@ class Watcher:
         self.pcp, self.client, self.measure, self.clock = pcp, client or Client(cfg.status_port), measure, clock
         self.pgbouncer = pgbouncer
         self.answered = {}  # host -> when its status endpoint last answered
+        self.primaryless_since = None  # when pgpool was first seen counting no primary, the running one attached
 
     def silent(self, statuses):
         """{host: seconds since it last answered} for the hosts that did not answer now."""
@@ -151,21 +178,33 @@ class Watcher:
                 self.answered[host] = now
         return {h: now - self.answered[h] for h, a in statuses.items() if not a.reachable}
 
+    def unrecognised(self, nodes, statuses):
+        """Seconds for which pgpool has counted no primary although the running primary is attached."""
+        if not pgpool_primaryless(nodes, statuses):
+            self.primaryless_since = None
+            return 0.0
+        now = self.clock()
+        self.primaryless_since = self.primaryless_since or now
+        return now - self.primaryless_since
+
     def tick(self):
         cfg = self.cfg
         nodes = self.pcp.nodes(cfg)
         statuses = self.client.ask_all(sorted({n.host for n in nodes.values()}))
         silent = self.silent(statuses)
+        unrecognised = self.unrecognised(nodes, statuses)
         threshold = delay_threshold(cfg)
         found = find_primary(statuses.values())
         standbys = [h for h, s in statuses.items() if s.is_standby]
         measured = self.measure(cfg, found.host, standbys) if threshold and found and standbys else {}
         weights = {b.num: b.weight for b in cfg.backends}
-        actions = decide(nodes, statuses, measured, threshold, weights, silent)
+        actions = decide(nodes, statuses, measured, threshold, weights, silent, unrecognised)
         for action, num, reason in actions:
             logger.info("Backend %s (%s): %s, because %s.", num, nodes[num].host, DOING[action], reason)
-            if action in ("attach", "detach"):
+            if action in ("attach", "detach", "recognise"):
                 getattr(self.pcp, action)(cfg, num)
+            if action == "recognise":
+                self.primaryless_since = None
         if any(action.startswith("weigh") for action, _, _ in actions):
             files.write_all(cfg, weighed_out(nodes, weights, actions))
             self.reload()
