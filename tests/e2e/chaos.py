@@ -201,7 +201,7 @@ class Chaos:
     def run(self, faults, deadline=None):
         """Inflict faults in order (until deadline, a monotonic time); returns the report."""
         c = self.cluster
-        writer = Writer(lambda: [c.port(r) for r in self.routers], c.password, timeout=1, routers=True)
+        writer = Writer(lambda: c.published(self.routers), c.password, timeout=1, routers=True)
         writer.start()
         wait_for(lambda: len(writer.acked) > 20, 60, "the writer to get going")
         sampler = Sampler(c, self)

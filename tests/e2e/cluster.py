@@ -126,6 +126,16 @@ class Cluster:
             self._ports[key] = int(port)
         return self._ports[key]
 
+    def published(self, services, private=5432):
+        """The ports the services publish now; a stopped container publishes none and is left out."""
+        ports = []
+        for service in services:
+            try:
+                ports.append(self.port(service, private))
+            except AssertionError:
+                pass
+        return ports
+
     def connect(self, service, dbname="app", user="postgres", password=None, timeout=3, private=5432):
         """A connection through the service's published 127.0.0.1 port (private: the port in the container)."""
         return db.connect("127.0.0.1", self.port(service, private), user, dbname, password or self.password,
@@ -193,7 +203,17 @@ class Cluster:
         self._ports.clear()
 
     def pause(self, service):
-        self.docker("pause", self.container(service))
+        """docker pause. The cgroup freezer now and then gives up on a container that forks busily
+        ("unable to freeze"; Docker thaws it again): then the pause is tried again, up to a deadline."""
+        container = self.container(service)
+        deadline = time.monotonic() + 20
+        while True:
+            result = self.docker("pause", container, check=False)
+            if result.returncode == 0:
+                return
+            if "unable to freeze" not in result.stderr or time.monotonic() > deadline:
+                raise AssertionError(f"docker pause {service} failed: {result.stderr}")
+            time.sleep(0.2)
 
     def unpause(self, service):
         self.docker("unpause", self.container(service))

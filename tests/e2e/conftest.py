@@ -61,8 +61,8 @@ def cluster_fixture(name, services_yaml=""):
 def writer_for(cluster, services=SERVICES, warm=10):
     """A running Writer through the services' ports (libpq multi-host over the nodes, or over the routers), once
     it has had `warm` writes acknowledged."""
-    writer = Writer(lambda: [cluster.port(s) for s in services], cluster.password,
-                    routers=set(services) <= set(ROUTERS))
+    writer = Writer(lambda: cluster.published(services), cluster.password, routers=set(services) <= set(ROUTERS))
     writer.start()
     wait_for(lambda: len(writer.acked) > warm, 30, "the writer to get going")
     return writer
+

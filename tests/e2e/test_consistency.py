@@ -10,7 +10,7 @@ import time
 import psycopg2
 import pytest
 
-from .cluster import SERVICES, wait_for
+from .cluster import NODE_NAMES, SERVICES, wait_for
 from .conftest import cluster_fixture, start_cluster, writer_for
 
 STRICT = """\
@@ -75,6 +75,27 @@ def test_old_primary_rejoins_by_a_fresh_clone_with_clean_over_rewind(strict):
     assert f"this node was primary but {strict.primary} is the primary now; re-cloning from it " \
            "(CLEAN_OVER_REWIND)" in logs
     assert "pg_rewind" not in logs
+
+
+def test_strict_a_frozen_primary_is_replaced_and_steps_down_once_it_wakes(strict):
+    """The standby that promotes itself records it in repmgr's metadata without waiting for a standby of its
+    own (none streams from it yet); when that commit waited, its supervisor hung, its status endpoint kept
+    calling it a standby, and the old primary woke to run beside it for good (faults in sequence)."""
+    old = strict.primary
+    strict.wait_repmgrd_settled([s for s in SERVICES if s != old])
+    writer = writer_for(strict, warm=20)
+    strict.pause(old)
+    paused_at = time.monotonic()
+    try:
+        wait_for(lambda: writer.first_ack_after(paused_at, not_on=NODE_NAMES[old]), 60, "a write on a new primary")
+    finally:
+        strict.unpause(old)
+    strict.primary = strict.wait_tree(timeout=120)
+    assert strict.primary != old
+    assert strict.writable() == [strict.primary]
+    writer.stop()
+    present = {n for (n,) in strict.query(strict.primary, "SELECT n FROM writes")}
+    assert writer.numbers() <= present, f"lost acknowledged rows: {sorted(writer.numbers() - present)}"
 
 
 def test_partially_strict_keeps_writing_without_standbys(tmp_path):

@@ -17,8 +17,10 @@ cluster = cluster_fixture("soak", STRICT)
 
 def test_every_kind_of_fault_in_sequence_loses_nothing_and_never_shows_two_primaries(cluster):
     lines = []
-    result = Chaos(cluster, log=lines.append).run(schedule(SEED, every_kind=True))
-    (cluster.workdir / "soak.log").write_text("\n".join(lines) + "\n")
+    try:
+        result = Chaos(cluster, log=lines.append).run(schedule(SEED, every_kind=True))
+    finally:
+        (cluster.workdir / "soak.log").write_text("\n".join(lines) + "\n")
     assert result["lost"] == 0, result
     assert result["two_writable_samples"] == [], result
     assert result["no_write_within_60_s"] == [], result

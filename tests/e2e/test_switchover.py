@@ -41,7 +41,7 @@ def unchanged(cluster, primary, line):
 def pgbouncer_writer(cluster):
     """A writer through both routers' PgBouncer (libpq multi-host, read-write), patient enough that a pause
     is a delay and not an error: every error it counts is a failed transaction."""
-    writer = Writer(lambda: [cluster.port(r, PGBOUNCER) for r in ROUTERS], cluster.password, timeout=10, routers=True)
+    writer = Writer(lambda: cluster.published(ROUTERS, PGBOUNCER), cluster.password, timeout=10, routers=True)
     writer.start()
     wait_for(lambda: len(writer.acked) > 20, 30, "writes through PgBouncer")
     return writer

@@ -42,6 +42,9 @@ def promote(cfg):
         if not db.scalar(conn, "SELECT pg_promote(true, 60)", timeout=70):
             raise CommandError("pg_promote() did not finish the promotion within 60 s.")
         conn.autocommit = False
+        # Not a commit that waits for a standby (strict mode): none streams from this new primary yet, and the
+        # supervisor, which runs this, must not wait on one. The rows reach the standbys once they follow.
+        db.execute(conn, "SET LOCAL synchronous_commit = local")
         db.execute(conn, "UPDATE repmgr.nodes SET active = FALSE WHERE type = 'primary' AND active AND node_id <> %s",
                    (cfg.node_id,))
         db.execute(conn, "UPDATE repmgr.nodes SET type = 'primary', upstream_node_id = NULL, active = TRUE "
