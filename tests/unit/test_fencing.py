@@ -1,10 +1,11 @@
 import threading
 import time
+from dataclasses import replace
 from types import SimpleNamespace
 
 import pytest
 
-from pgcluster.cluster.status import NodeStatus
+from pgcluster.cluster.status import NodeState, NodeStatus
 from pgcluster.errors import Redecide
 from pgcluster.node.facts import Live
 from pgcluster.node.fencing import Fencing, rival_with_precedence
@@ -53,6 +54,8 @@ ME = NodeStatus("pgslave1", role="standby", running=True, primary="pgmaster", ls
      "strict mode: pgslave3 has received more WAL than this node", 0.0),
     ({"pgmaster": down("pgmaster"), "pgslave3": standby("pgslave3", lsn=100)}, "strict", True,
      "pgmaster does not answer and 2 of 3 partners answer; promoting once 4 s have passed since it was last seen", 3.0),
+    ({"pgmaster": down("pgmaster"), "pgslave3": replace(standby("pgslave3", lsn=50), state=NodeState.PROMOTING)},
+     "eventual", False, "pgslave3 is being promoted; not promoting a second node", 0.0),
 ])
 def test_check_promotion(answers, mode, allowed, reason, wait):
     assert check_promotion(ME, answers, VOTERS, mode, 3.0) == (allowed, reason, wait)

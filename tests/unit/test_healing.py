@@ -88,3 +88,14 @@ def test_a_standby_that_lost_its_stream_follows_a_primary_on_a_newer_timeline_at
     duty = healing(FIRST_LEVEL, {**ANSWERS, "pgmaster": primary("pgmaster", timeline=2, node_id=1)})
     duty.tick(live(streaming=False, timeline=1))  # no STUCK_AFTER wait: the failover is over
     assert duty.repmgr.follows == [1]
+
+
+def test_a_standby_that_followed_and_still_does_not_stream_is_rewound():
+    """It replays WAL of a timeline the primary never had (a promotion that lost to a later one)."""
+    duty = healing(FIRST_LEVEL, {**ANSWERS, "pgmaster": primary("pgmaster", timeline=3, node_id=1)})
+    duty.tick(live(streaming=False, timeline=2))
+    assert duty.repmgr.follows == [1]
+    duty.next_check = 0.0
+    with pytest.raises(Redecide) as raised:
+        duty.tick(live(streaming=False, timeline=2))
+    assert raised.value.decision.action is Action.REWIND and duty.repmgr.follows == [1]

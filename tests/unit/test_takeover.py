@@ -32,7 +32,7 @@ def takeover(answers, unseen=10.0, status=None, cfg=CFG):
     node = SimpleNamespace(cfg=cfg, fenced=False, watch=Watch(answers), control=SimpleNamespace(leased=lambda: False), status=lambda: status or me(),
                            client=FakeClient(answers), repmgrd=SimpleNamespace(restart=lambda: restarted.append(1)))
     duty = Takeover(node, repmgr=SimpleNamespace(promote=lambda cfg: promoted.append(cfg.host)),
-                    announce=lambda: promoted.append("announced"))
+                    announce=lambda: promoted.append("announced"), withdraw=lambda: promoted.append("withdrawn"))
     duty.primary_seen_at = time.monotonic() - unseen
     duty.promoted, duty.restarted = promoted, restarted
     return duty
@@ -51,7 +51,7 @@ def test_no_takeover_when_the_old_primary_answers_as_resuming_after_the_announce
     duty = takeover(GONE)
     duty.node.client.answers["pgmaster"] = NodeStatus("pgmaster", state=NodeState.RESUMING)
     duty.tick(LIVE)
-    assert duty.promoted == ["announced"]
+    assert duty.promoted == ["announced", "withdrawn"]
 
 
 @pytest.mark.parametrize("answers, unseen, live", [
@@ -73,3 +73,13 @@ def test_the_election_order_is_repmgrs():
     c = NodeStatus("c", node_id=3, priority=0, lsn=9, running=True, role="standby")  # never promoted
     assert first_in_line(a, {"b": b, "c": c}) == "b"
     assert first_in_line(a, {"b": NodeStatus("b", node_id=2, priority=100, lsn=5, running=True, role="standby")}) == "a"
+
+
+def test_no_second_node_promotes_while_one_is_being_promoted():
+    """A standby that announced its promotion shows PROMOTING until it answers as primary; a partner that saw
+    it only as one more standby (its status a round old) promoted itself beside it."""
+    being = NodeStatus("pgslave3", role="standby", running=True, primary="pgmaster", lsn=50, node_id=4, priority=100,
+                       state=NodeState.PROMOTING)
+    duty = takeover({"pgmaster": down("pgmaster"), "pgslave3": being})
+    duty.tick(LIVE)
+    assert duty.promoted == []

@@ -13,12 +13,17 @@ class PrimaryState:
     synchronous: bool  # whether its commits wait for Barman's WAL receiver
 
 
+def connect(cfg, application_name):
+    """A connection to whichever node of cfg.hosts is writable; psycopg2.Error when none answers."""
+    return db.connect(",".join(cfg.hosts), ",".join(str(cfg.port) for _ in cfg.hosts), cfg.postgres_user,
+                      cfg.postgres_db, cfg.postgres_password, timeout=3, target_session_attrs="read-write",
+                      application_name=application_name)
+
+
 def state(cfg):
     """The primary's PrimaryState now, or None when no primary answers."""
     try:
-        conn = db.connect(",".join(cfg.hosts), ",".join(str(cfg.port) for _ in cfg.hosts), cfg.postgres_user,
-                          cfg.postgres_db, cfg.postgres_password, timeout=3, target_session_attrs="read-write",
-                          application_name="barman-scheduler")
+        conn = connect(cfg, "barman-scheduler")
     except psycopg2.Error:
         return None
     try:

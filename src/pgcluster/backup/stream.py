@@ -15,6 +15,7 @@ import psycopg2
 
 from .. import db
 from ..cluster.lsn import format_lsn
+from . import primary
 from .targets import parse_history, walfile
 
 logger = logging.getLogger(__name__)
@@ -25,9 +26,7 @@ SEGMENT = 16 * 1024 * 1024
 def timeline_start(cfg):
     """(timeline, the WAL file it began in) of the primary now, or None on timeline 1 or without a primary."""
     try:
-        conn = db.connect(",".join(cfg.hosts), ",".join(str(cfg.port) for _ in cfg.hosts), cfg.postgres_user,
-                          cfg.postgres_db, cfg.postgres_password, timeout=3, target_session_attrs="read-write",
-                          application_name="barman-stream")
+        conn = primary.connect(cfg, "barman-stream")
     except psycopg2.Error:
         return None
     try:

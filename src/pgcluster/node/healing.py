@@ -12,7 +12,8 @@ the tree heals.
 A standby is healthy when it streams on the primary's timeline. One that has
 not been for STUCK_AFTER seconds while a primary runs, or at once when that
 primary is on a newer timeline and nothing streams, follows that primary, and
-is rewound (or cloned) when it cannot, for example when it holds WAL the new
+is rewound (or cloned) when it cannot, or when it still does not stream after
+following (it holds WAL of a timeline the primary never had), for example when it holds WAL the new
 primary never had. After pgcluster moves a standby itself, repmgrd restarts,
 so that it monitors the upstream the node really has.
 """
@@ -55,6 +56,7 @@ class Healing:
     def reset(self):
         self.next_check = 0.0
         self.healthy_at = time.monotonic()
+        self.followed = None  # the primary followed since this standby last streamed on its timeline
 
     def tick(self, live):
         now = time.monotonic()
@@ -69,7 +71,7 @@ class Healing:
             self.healthy_at = now  # nobody to follow: repmgrd's failover decides
             return
         if live.streaming and live.timeline == primary.timeline:
-            self.healthy_at = now
+            self.healthy_at, self.followed = now, None
             self.restore_shape(live, primary.host)
         elif now - self.healthy_at > STUCK_AFTER or (primary.timeline > live.timeline and not live.streaming):
             # A primary on a newer timeline, and no stream: a failover happened and nobody moved this
@@ -90,8 +92,12 @@ class Healing:
         logger.info("Now streaming from %s instead of %s, as the configured tree wants.", wanted, live.upstream)
 
     def rejoin(self, primary):
+        if self.followed == primary.host:  # it followed, and still does not stream: its WAL went elsewhere
+            why = f"this standby followed {primary.host} and still does not stream on its timeline"
+            raise Redecide(why, decision=Decision(Action.REWIND, why, primary.host))
         logger.warning("This standby has not streamed on %s's timeline for %.0f s; following %s.", primary.host,
                        time.monotonic() - self.healthy_at, primary.host)
+        self.followed = primary.host
         try:
             self.repmgr.follow(self.node.cfg, primary.node_id)
             self.node.repmgrd.restart()

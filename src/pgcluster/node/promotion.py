@@ -33,6 +33,9 @@ def check_promotion(me, answers, voters, mode, fence_timeout):
         return False, f"{old} still answers as a running primary, so it has not failed; not promoting", 0.0
     if former is not None and former.state is NodeState.RESUMING:
         return False, f"{old} is resuming as primary; not promoting", 0.0
+    promoting = sorted(h for h, a in answers.items() if h != host and a.state is NodeState.PROMOTING)
+    if promoting:
+        return False, f"{', '.join(promoting)} is being promoted; not promoting a second node", 0.0
     visible = {host} | {h for h, a in answers.items() if a.reachable}
     if not has_quorum(visible, voters):
         return False, (f"only {tally(visible, voters)} partners answer; a standby in a minority is never "
@@ -66,6 +69,14 @@ def announce(marker=None):
     resume looks for that (see the supervisor's RESUMING wait), so the two never both go ahead."""
     with open(marker or paths.PROMOTING_MARKER, "w") as handle:
         handle.write(str(time.time()))
+
+
+def withdraw(marker=None):
+    """Take back an announced promotion that does not go ahead."""
+    try:
+        os.unlink(marker or paths.PROMOTING_MARKER)
+    except FileNotFoundError:
+        pass
 
 
 def announced(marker=None):
@@ -103,4 +114,7 @@ def validate(host, voters, port, fence_timeout, mode, client=None, sleep=time.sl
         sleep(wait)
     announce()
     refused = last_look(client, me.primary)
-    return (False, refused) if refused else (True, reason)
+    if refused:
+        withdraw()
+        return False, refused
+    return True, reason

@@ -16,7 +16,7 @@ import time
 
 from ..errors import CommandError
 from . import repmgr
-from .promotion import announce, check_promotion, last_look
+from .promotion import announce, check_promotion, last_look, withdraw
 
 logger = logging.getLogger(__name__)
 
@@ -24,10 +24,10 @@ TAKEOVER_MARGIN = 2.0  # seconds after FENCE_TIMEOUT: by then repmgrd has promot
 
 
 class Takeover:
-    def __init__(self, node, repmgr=repmgr, announce=announce):
+    def __init__(self, node, repmgr=repmgr, announce=announce, withdraw=withdraw):
         self.node = node
         self.repmgr = repmgr
-        self.announce = announce
+        self.announce, self.withdraw = announce, withdraw
         self.reset()
 
     def reset(self):
@@ -54,6 +54,7 @@ class Takeover:
         self.announce()
         refused = last_look(node.client, me.primary)
         if refused:
+            self.withdraw()
             logger.info("Not taking over: %s.", refused)
             return
         logger.warning("No running primary has answered for %.0f s and repmgrd has promoted nobody; this node is "
@@ -61,6 +62,7 @@ class Takeover:
         try:
             self.repmgr.promote(cfg)
         except CommandError as exc:
+            self.withdraw()
             logger.warning("Promoting this node failed: %s", exc)
             return
         node.repmgrd.restart()
