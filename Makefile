@@ -51,7 +51,7 @@ e2e: venv images
 	$(VENV)/bin/pytest -v tests/e2e
 
 test: venv images
-	$(VENV)/bin/pytest -v -rfE tests
+	$(VENV)/bin/pytest -v -rfE --durations=20 tests
 
 MINUTES ?= 60
 MODE ?= strict

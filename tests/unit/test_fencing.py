@@ -129,7 +129,7 @@ class Quiet:
     """A partner watch whose thread never runs: the tests set what it saw."""
 
     def __init__(self):
-        self.latest, self.majority_at = (0.0, {}, False), 0.0
+        self.latest, self.majority_at, self.longest_gap = (0.0, {}, False), 0.0, (0.0, 0.0)
 
 
 def fencing_for(since_ago, fenced=False):
@@ -154,6 +154,18 @@ def test_the_primary_fences_when_no_round_saw_a_majority_for_the_fence_timeout()
         duty.tick(PRIMARY)
     assert raised.value.urgent and raised.value.decision.action is Action.FENCE
     assert "reached 1 of 3" in raised.value.decision.reason
+
+
+def test_a_primary_that_was_frozen_fences_although_the_first_round_after_the_thaw_saw_a_majority():
+    """The watch thread and the loop thaw together; when the watch's round comes first, the freeze still counts."""
+    duty = fencing_for(since_ago=60)
+    now = time.monotonic()
+    duty.watch.latest = (now - 0.1, {"pgslave1": standby("pgslave1"), "pgslave3": standby("pgslave3")}, True)
+    duty.watch.majority_at, duty.watch.longest_gap = now - 0.1, (now - 0.1, 9.2)
+    with pytest.raises(Redecide) as raised:
+        duty.tick(PRIMARY)
+    assert raised.value.urgent and raised.value.decision.action is Action.FENCE
+    assert "no majority of its partners for 9.2 s" in raised.value.decision.reason
 
 
 def test_a_new_primary_has_the_fence_timeout_before_it_must_have_seen_a_majority():
@@ -194,6 +206,10 @@ def test_a_round_records_when_it_saw_a_majority():
     client.answers.clear()
     watch.ask_round(43.0)
     assert not watch.latest[2] and watch.majority_at == 42.0
+    assert watch.longest_gap == (0.0, 0.0)
+    client.answers["pgslave1"] = standby("pgslave1")
+    watch.ask_round(52.0)  # a freeze of about 10 s
+    assert watch.majority_at == 52.0 and watch.longest_gap == (52.0, 10.0)
 
 
 @pytest.mark.parametrize("sibling, allowed", [

@@ -62,6 +62,13 @@ class Fencing:
             if rival:
                 raise Redecide(f"{rival} runs as primary on a newer timeline; stepping down to rejoin as its "
                                f"standby", urgent=True)
+        gap_ended, gap = self.watch.longest_gap
+        if gap_ended > self.since and gap > cfg.fence_timeout:
+            # A round right after a freeze saw the majority again before this tick ran: the freeze still counts.
+            why = (f"this primary saw no majority of its partners for {gap:.1f} s (it was frozen or starved) "
+                   f"before its last round of asks reached {seen}; a standby may have been promoted meanwhile")
+            logger.warning("Fencing: %s; restarting PostgreSQL read-only, which ends every session.", why)
+            raise Redecide(why, urgent=True, decision=Decision(Action.FENCE, why))
         unseen_for = time.monotonic() - max(self.since, self.watch.majority_at)
         if unseen_for > cfg.fence_timeout:
             last = f"its last round of asks reached {seen}" if fresh else "no round of asks has finished since"

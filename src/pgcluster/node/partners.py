@@ -31,6 +31,7 @@ class PartnerWatch:
         self.others = [v for v in cfg.voters if v != cfg.host]
         self.latest = (0.0, {}, False)  # (when the newest round was asked, its answers, a majority seen)
         self.majority_at = 0.0  # when the newest round that saw a majority was asked
+        self.longest_gap = (0.0, 0.0)  # (when it ended, seconds): the newest long stretch without a majority seen
         self.thread = None
 
     def start(self):
@@ -54,4 +55,8 @@ class PartnerWatch:
         majority = has_quorum({cfg.host} | {h for h, a in answers.items() if a.reachable}, cfg.voters)
         self.latest = (started, answers, majority)
         if majority:
+            # A stretch longer than FENCE_TIMEOUT since the last majority (a freeze: `docker pause` stops this
+            # thread too) is kept, so that fencing still sees it when this round, right after the thaw, comes first.
+            if self.majority_at and started - self.majority_at > cfg.fence_timeout:
+                self.longest_gap = (started, started - self.majority_at)
             self.majority_at = started
