@@ -84,6 +84,14 @@ def test_the_latest_state_is_the_primarys_position_on_its_timeline(latest, backu
                                               "--target-action", "promote"])
 
 
+def test_a_backup_that_ended_in_the_wal_file_the_cluster_branched_off_in_is_not_used_for_the_latest_state():
+    """Barman said 0/A86D000; PostgreSQL found the backup's minimum recovery point at 0/A86E128, after the branch
+    at 0/A86D260, and refused to start: "requested timeline 2 does not contain minimum recovery point"."""
+    near = TIMELINES[:3] + [dict(TIMELINES[3], end_lsn="0/A86D000")]
+    chosen, _ = choose_backup(near, ("latest", (2, "0/C000100")), history={1: 0xA86D260})
+    assert chosen["id"] == "b3"
+
+
 def test_the_segment_a_timeline_began_in():
     # Timeline 2 branched off timeline 1 at 0/A86DE78: its first file is 00000002000000000000000A.
     assert targets.walfile(2, "0/A86DE79") == "00000002000000000000000A"

@@ -27,6 +27,7 @@ from .paths import RECOVERY_DIR
 from .targets import choose_backup, describe, iso, parse_history, walfile
 
 ARCHIVE_WAIT = 60.0  # seconds --latest waits for Barman's archive to reach the primary's position
+BACKUP_WAIT = 300.0  # seconds --latest waits for a backup that reaches the primary's timeline
 # Directories PostgreSQL needs in a data directory, even empty. Barman 3.13.3 leaves the empty pg_wal and
 # pg_tblspc out when it restores an incremental backup combined by pg_combinebackup.
 DATA_DIRS = ("pg_wal", "pg_tblspc", "pg_replslot", "pg_notify", "pg_serial", "pg_snapshots", "pg_stat",
@@ -73,6 +74,24 @@ def switch_wal(cfg):
                        "as it is, which may end before the target.")
 
 
+def backup_for(cfg, target, history):
+    """choose_backup over Barman's backups. For the latest state it waits up to BACKUP_WAIT for one that reaches
+    the primary's timeline: right after a timeline change the only backups may hold WAL of the history the
+    cluster left, and the backup the scheduler takes on the new timeline is not done yet."""
+    deadline, said = time.monotonic() + BACKUP_WAIT, False
+    while True:
+        try:
+            return choose_backup(metrics.backups(cfg), target, history)
+        except FatalError as exc:
+            if target[0] != "latest" or not target[1] or time.monotonic() > deadline:
+                raise
+            if not said:
+                logger.info("%s Waiting up to %.0f s for the backup the scheduler takes on timeline %s.",
+                            exc, BACKUP_WAIT, target[1][0])
+                said = True
+        time.sleep(5)
+
+
 def restore(cfg, target, destination):
     """barman recover into destination; returns the backup used and the target reached."""
     if os.path.exists(destination) and os.listdir(destination):
@@ -82,7 +101,7 @@ def restore(cfg, target, destination):
         target, history = latest(cfg)
     else:
         switch_wal(cfg)
-    backup, options = choose_backup(metrics.backups(cfg), target, history)
+    backup, options = backup_for(cfg, target, history)
     logger.info("Restoring backup %s (ended %s) into %s, up to %s.", backup["id"], iso(backup["end"]),
                 destination, describe(target))
     started = time.monotonic()

@@ -51,6 +51,9 @@ def parse_history(text):
     return found
 
 
+END_MARGIN = 1024 * 1024  # bytes by which a backup's real end may lie after the end LSN Barman records
+
+
 def iso(epoch):
     return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f+00:00")
 
@@ -64,21 +67,26 @@ def choose_backup(backups, target, history=None):
     backup is used, which reaches any point in the recovery window. A target may lie on a
     later timeline than the backup (after a failover). The latest state is the primary's
     position on its timeline when the command started; a backup of a timeline the cluster
-    has left reaches it only when it ended before that timeline branched off (history:
-    {ancestor timeline: branch LSN}, from the primary timeline's history file). Without a
+    has left reaches it only when it ended END_MARGIN before that timeline branched off
+    (history: {ancestor timeline: branch LSN}, from the primary timeline's history file):
+    Barman's end LSN was seen 4 KiB before the backup's real end (its minimum recovery
+    point), so a backup ending just before the branch may hold WAL of the abandoned
+    history, and PostgreSQL then refuses to start on it. Without a
     primary, the latest state is the end of the archive's newest timeline.
     """
     kind, value = target
     if kind == "latest" and value:
         timeline, lsn = value
         history = history or {}
-        def reaches(b):  # on the timeline, or on an ancestor and ended before the cluster branched off it
+        def reaches(b):  # on the timeline, or on an ancestor and ended well before the cluster branched off it
             end = parse_lsn(b["end_lsn"])
-            return end <= parse_lsn(lsn) and (b["timeline"] == timeline or end <= history.get(b["timeline"], -1))
+            branch = history.get(b["timeline"], -1)
+            return end <= parse_lsn(lsn) and (b["timeline"] == timeline or end + END_MARGIN <= branch)
 
         usable = [b for b in backups if b["status"] == "DONE" and reaches(b)]
         if not usable:
-            raise FatalError(f"No backup reaches LSN {lsn} on timeline {timeline}.")
+            raise FatalError(f"No backup reaches LSN {lsn} on timeline {timeline}: none is done on that timeline, "
+                             f"and the older ones end too close to where it branched off, or after.")
         return usable[-1], ["--target-lsn", lsn, "--target-tli", str(timeline), "--target-action", "promote"]
     backup, options = _choose(backups, target)
     if options:
