@@ -3,7 +3,7 @@ from dataclasses import replace
 import pytest
 
 from pgcluster.cluster.quorum import has_quorum
-from pgcluster.node.role import Action, Facts, Local, decide_role
+from pgcluster.node.role import Action, Decision, Facts, Local, decide_role
 
 from .helpers import answer, down, primary, standby, waiting
 
@@ -153,3 +153,13 @@ def test_a_former_primary_waits_while_a_standby_is_being_promoted():
     assert (decision.action, decision.reason) == (
         Action.WAIT, "this node was primary but pgslave3 is being promoted; waiting rather than starting a second "
                      "primary")
+
+
+def test_a_standby_that_fails_to_start_twice_is_rewound_onto_the_node_it_follows():
+    from pgcluster.node.supervisor import rewind_after_failed_starts
+
+    start = Decision(Action.START_STANDBY, "following pgslave1", "pgslave1")
+    assert rewind_after_failed_starts(start, 0) == (None, 1)
+    decision, count = rewind_after_failed_starts(start, 1)
+    assert (decision.action, decision.source, count) == (Action.REWIND, "pgslave1", 0)
+    assert rewind_after_failed_starts(Decision(Action.START_PRIMARY, "restored"), 1) == (None, 0)

@@ -22,7 +22,7 @@ from .control import Control
 from .healing import Healing
 from .partners import PartnerWatch
 from .repmgrd import Repmgrd
-from .role import Action, decide_role
+from .role import Action, Decision, decide_role
 from .server import Server, local_connect
 from .slots import SlotSync
 from .snapshot import snapshot
@@ -102,7 +102,7 @@ class Supervisor:
 
     def serve_roles(self):
         """Decide, carry out, serve; again whenever a duty raises Redecide or a transition fails."""
-        decision = None
+        decision, failed_starts = None, 0
         while True:
             self.starting = True
             try:
@@ -133,10 +133,10 @@ class Supervisor:
                 logger.error("%s Deciding again in 5 s.", str(exc).strip())
                 self.repmgrd.stop()
                 self.server.stop()
-                decision = None
+                decision, failed_starts = rewind_after_failed_starts(decision, failed_starts)
                 self.stopping.wait(5)
                 continue
-            self.starting = False
+            self.starting, failed_starts = False, 0
             self.state, self.reason = (NodeState.FENCED, decision.reason) if fenced else (NodeState.RUNNING, "")
             for duty in self.duties:
                 duty.reset()
@@ -218,3 +218,18 @@ class Supervisor:
         self.repmgrd.stop()
         code = self.server.stop()
         logger.info("PostgreSQL stopped (exit code %s).", code)
+
+
+def rewind_after_failed_starts(decision, failed_starts, limit=2):
+    """(the next decision, failed starts as a standby so far) after a transition failed. A standby that
+    failed to start `limit` times in a row is rewound onto the node it follows: its data directory replayed
+    WAL that node's timeline does not have ("requested timeline does not contain minimum recovery point"),
+    and starting it again would fail the same way; the rewind falls back to a clone."""
+    if decision is None or decision.action is not Action.START_STANDBY or not decision.source:
+        return None, 0
+    failed_starts += 1
+    if failed_starts < limit:
+        return None, failed_starts
+    why = f"starting as a standby failed {failed_starts} times; rewinding onto {decision.source}"
+    logger.warning("Decided to rewind and rejoin as standby: %s.", why)
+    return Decision(Action.REWIND, why, decision.source), 0
