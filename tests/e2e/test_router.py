@@ -260,6 +260,21 @@ def test_pgpool_restarts_with_a_backend_down_and_attaches_it_later(cluster):
     wait_for(lambda: pool_nodes(cluster)[down] == ("up", "standby"), 90, f"{down} attached once it is back")
 
 
+def test_a_hung_pgpool_is_restarted_by_its_router_while_pgbouncer_serves_on(cluster):
+    """Every pgpool process frozen (pgpool can hang this way, pgpool/pgpool2#88): its router restarts it."""
+    cluster.wait_healthy(["pgpool"], timeout=120)
+    via_pgpool(cluster, "INSERT INTO writes (n) VALUES (-8)")
+    cluster.exec("pgpool", "sh", "-c", "/bin/kill -STOP -- -$(pgrep -o -f ^/usr/sbin/pgpool)")
+    frozen = time.monotonic()
+    with pytest.raises(Exception):
+        via_pgpool(cluster, "SELECT 1", timeout=3)
+    assert via_pgbouncer(cluster, "INSERT INTO writes (n) VALUES (-9) RETURNING n") == [(-9,)]
+    wait_for(lambda: via_pgpool(cluster, "INSERT INTO writes (n) VALUES (-10) RETURNING n") == [(-10,)], 90,
+             "a write through the restarted pgpool")
+    assert time.monotonic() - frozen > 15  # not before its silence outlasted a search for a primary
+    assert "restarting pgpool (PgBouncer keeps its sessions)" in cluster.logs("pgpool")
+
+
 def test_health_checks(cluster):
     out = cluster.exec("pgpool", "healthchecks/has_write_node").stdout
     assert out.startswith(f"pgpool sends writes to {cluster.primary}")

@@ -1,6 +1,7 @@
 import pytest
 
 from pgcluster import config
+from pgcluster.errors import PgclusterError
 from pgcluster.parsers import Backend
 from pgcluster.pgpool import files, paths, pcp, settings, watcher
 from pgcluster.pgpool.pcp import PoolNode
@@ -220,3 +221,38 @@ def test_unweighted_backends_render_with_weight_zero():
 def test_delay_threshold_defaults_and_follows_configs():
     assert settings.delay_threshold(load()) == MB
     assert settings.delay_threshold(load(CONFIGS="delay_threshold:0")) == 0
+
+
+def test_pgpool_counts_as_hung_only_after_a_silence_longer_than_its_own_search():
+    from pgcluster.pgpool.liveness import HUNG_AFTER, Liveness
+
+    now, answers = [0.0], []
+    live = Liveness(None, probe=lambda cfg: answers.pop(0), clock=lambda: now[0])
+    answers[:] = [True, False, False, False]
+    assert live.silent_for() == 0.0
+    now[0] = 10.0
+    assert live.silent_for() == 10.0
+    now[0] = HUNG_AFTER + 1
+    assert live.silent_for() > HUNG_AFTER
+    live.reset()
+    assert live.silent_for() == 0.0
+
+
+class FakePcp:
+    def __init__(self, nodes=None):
+        self.found = nodes
+
+    def nodes(self, cfg):
+        if self.found is None:
+            raise PgclusterError("pcp_node_info did not finish within 10 s.")
+        return self.found
+
+
+def test_a_silent_pgpool_is_explained_only_by_its_control_port_saying_it_has_no_primary():
+    from pgcluster.pgpool.liveness import unexplained
+
+    standbys = {0: PoolNode("pgmaster", 5432, "up", 1.0, "standby")}
+    primary = {0: PoolNode("pgmaster", 5432, "up", 1.0, "primary")}
+    assert not unexplained(None, FakePcp(standbys))  # logins wait for a primary; the watcher names it
+    assert unexplained(None, FakePcp(primary))
+    assert unexplained(None, FakePcp(None))  # its control port is silent too

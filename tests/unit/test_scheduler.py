@@ -124,3 +124,27 @@ def test_a_backup_is_complete_only_once_its_last_wal_file_was_closed_and_archive
     assert take_backup(cfg, "incremental", barman) == "20261201T100000"
     assert [c[0] for c in barman.calls] == ["switch-wal", "backup", "switch-wal", "check-backup"]
     assert barman.calls[1] == ("backup", "--incremental", "latest", "pg_cluster")
+
+
+def test_a_backup_asked_for_while_another_runs_waits_for_it_instead_of_failing(tmp_path, caplog):
+    import fcntl
+    import threading
+
+    from pgcluster.backup.scheduler import BACKUP_LOCK
+
+    cfg = config.load("barman", {**BARMAN_ENV, "BACKUP_DIR": str(tmp_path)})
+    meta = tmp_path / "pg_cluster" / "meta"
+    meta.mkdir(parents=True)
+    barman = BackingUpBarman(meta)
+    with open(tmp_path / BACKUP_LOCK, "a") as running:  # the other backup, as another process holds it
+        fcntl.flock(running, fcntl.LOCK_EX)
+        result = {}
+        taker = threading.Thread(target=lambda: result.setdefault("id", take_backup(cfg, "full", barman)))
+        with caplog.at_level("INFO"):
+            taker.start()
+            time.sleep(1.5)
+            assert barman.calls == [] and taker.is_alive()
+            fcntl.flock(running, fcntl.LOCK_UN)
+            taker.join(10)
+    assert result["id"] == "20261201T100000"
+    assert "Waiting for the base backup in progress to finish" in caplog.text

@@ -9,12 +9,14 @@
   primary's timeline changed), one at a time.
 - Barman's log is forwarded line by line.
 """
+import fcntl
 import logging
 import os
 import re
 import signal
 import threading
 import time
+from contextlib import contextmanager
 from datetime import datetime, timezone
 
 from croniter import croniter
@@ -50,10 +52,43 @@ class LogTail:
         return text.splitlines()
 
 
-def take_backup(cfg, kind, barman=barman, wait=120):
-    """Take a full or incremental base backup and return it once Barman holds every WAL file it needs.
+BACKUP_LOCK = ".pgcluster-backup.lock"  # in BACKUP_DIR: one base backup at a time, scheduled or asked for
+BACKUP_TIMEOUT = 7200
 
-    PostgreSQL 17 ends a streamed backup at a segment boundary, so the backup's last WAL file is the
+
+@contextmanager
+def one_backup_at_a_time(cfg, timeout=BACKUP_TIMEOUT):
+    """Wait until no other base backup (the scheduler's or another `pgcluster backup`) runs, then hold the
+    lock; Barman itself refuses a second backup of a server instead of waiting."""
+    with open(os.path.join(cfg.backup_dir, BACKUP_LOCK), "a") as handle:
+        deadline = time.monotonic() + timeout
+        waiting = False
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if not waiting:
+                    logger.info("Waiting for the base backup in progress to finish before taking this one.")
+                    waiting = True
+                if time.monotonic() > deadline:
+                    raise CommandError(f"Another base backup still runs after {timeout} s; none was taken.") from None
+                time.sleep(1)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def take_backup(cfg, kind, barman=barman, wait=120):
+    """Take a full or incremental base backup, after any other one has finished, and return it once Barman
+    holds every WAL file it needs."""
+    with one_backup_at_a_time(cfg):
+        return _take_backup(cfg, kind, barman, wait)
+
+
+def _take_backup(cfg, kind, barman, wait):
+    """PostgreSQL 17 ends a streamed backup at a segment boundary, so the backup's last WAL file is the
     one just begun and `barman backup --wait` would wait until something else fills it. Instead the
     segment is closed (switch-wal) and Barman's check marks the backup done once the file is archived.
     """
@@ -61,7 +96,8 @@ def take_backup(cfg, kind, barman=barman, wait=120):
     # A fresh server's WAL archive check fails until one segment has been archived.
     barman.run("switch-wal", "--force", "--archive", "--archive-timeout", "60", server, timeout=120, check=False)
     before = {b["id"] for b in metrics.backups(cfg)}
-    barman.run("backup", *(["--incremental", "latest"] if kind == "incremental" else []), server, timeout=7200)
+    barman.run("backup", *(["--incremental", "latest"] if kind == "incremental" else []), server,
+               timeout=BACKUP_TIMEOUT)
     new = [b["id"] for b in metrics.backups(cfg) if b["id"] not in before]
     if not new:
         raise CommandError(f"barman backup {server} finished without a new backup.")

@@ -9,6 +9,7 @@ PCPPASS = f"{CONF_DIR}/pcppass"
 RUN_DIR = "/var/run/pgpool"
 LOG_DIR = "/var/log/pgpool"
 PID_FILE = f"{RUN_DIR}/pgpool.pid"
+PGPOOL_PORT = 5432
 PCP_PORT = 9898
 SAMPLE_CONF = "/usr/share/pgpool2/pgpool.conf"  # Debian's full sample: every setting this pgpool knows
 PGBOUNCER = "/usr/sbin/pgbouncer"

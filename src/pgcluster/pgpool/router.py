@@ -12,6 +12,7 @@ from .. import proc
 from ..errors import FatalError
 from . import paths
 from .control import RouterControl
+from .liveness import HUNG_AFTER, Liveness, unexplained
 from .pgbouncer import PgBouncer
 from .watcher import Watcher
 
@@ -68,6 +69,37 @@ class Router:
         signal.signal(signal.SIGTERM, self._on_stop)
         signal.signal(signal.SIGINT, self._on_stop)
         wait_for_backends(self.cfg)
+        self.start_pgpool()
+        logger.info("pgpool started with %s backends: %s.", len(self.cfg.backends),
+                    ", ".join(f"{b.num}:{b.host}" for b in self.cfg.backends))
+        # Until the watcher knows the primary, PgBouncer points at the first backend.
+        self.pgbouncer.start(self.cfg.backends[0].host, [])
+        RouterControl(self.cfg, self.pgbouncer).serve()
+        watcher = Watcher(self.cfg, self.pgpool.pid, pgbouncer=self.pgbouncer)
+        liveness = Liveness(self.cfg)
+        while not self.stopping.wait(WATCH_EVERY):
+            for name, child in (("pgpool", self.pgpool), ("PgBouncer", self.pgbouncer.process)):
+                if child.poll() is not None:
+                    logger.error("%s exited with code %s; stopping the container so that it restarts.", name,
+                                 child.returncode)
+                    self.stop()
+                    return 1
+            silent = liveness.silent_for()
+            if silent > HUNG_AFTER and unexplained(self.cfg):
+                logger.error("pgpool has answered no login on its own socket for %.0f s although it runs and "
+                             "does not wait for a primary; restarting pgpool (PgBouncer keeps its sessions).",
+                             silent)
+                self.restart_pgpool()
+                watcher = Watcher(self.cfg, self.pgpool.pid, pgbouncer=self.pgbouncer)
+                liveness.reset()
+                continue
+            try:
+                watcher.tick()
+            except Exception as exc:  # pgpool may still be starting; the next round retries
+                logger.warning("The attach watcher could not run: %s", str(exc).strip())
+        return self.stop()
+
+    def start_pgpool(self):
         if os.path.exists(paths.PID_FILE):  # after a SIGKILL it can hold "1", which stops the next start
             os.unlink(paths.PID_FILE)
         # -D: forget pgpool_status, which would keep a node down from the previous run.
@@ -77,24 +109,16 @@ class Router:
                                        errors="replace", start_new_session=True,
                                        env={"PATH": "/usr/sbin:/usr/bin:/bin", "LANG": "C.UTF-8", "TZ": "UTC"})
         proc.forward_output(self.pgpool, "pgpool", skip=PCP_NOISE)
-        logger.info("pgpool started with %s backends: %s.", len(self.cfg.backends),
-                    ", ".join(f"{b.num}:{b.host}" for b in self.cfg.backends))
-        # Until the watcher knows the primary, PgBouncer points at the first backend.
-        self.pgbouncer.start(self.cfg.backends[0].host, [])
-        RouterControl(self.cfg, self.pgbouncer).serve()
-        watcher = Watcher(self.cfg, self.pgpool.pid, pgbouncer=self.pgbouncer)
-        while not self.stopping.wait(WATCH_EVERY):
-            for name, child in (("pgpool", self.pgpool), ("PgBouncer", self.pgbouncer.process)):
-                if child.poll() is not None:
-                    logger.error("%s exited with code %s; stopping the container so that it restarts.", name,
-                                 child.returncode)
-                    self.stop()
-                    return 1
-            try:
-                watcher.tick()
-            except Exception as exc:  # pgpool may still be starting; the next round retries
-                logger.warning("The attach watcher could not run: %s", str(exc).strip())
-        return self.stop()
+
+    def restart_pgpool(self):
+        """Kill every pgpool process (its own session: SIGKILL reaches a frozen one too) and start it again."""
+        try:
+            os.killpg(self.pgpool.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.pgpool.wait(20)
+        self.start_pgpool()
+        logger.info("pgpool restarted.")
 
     def stop(self):
         self.pgbouncer.stop()
