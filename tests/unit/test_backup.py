@@ -202,3 +202,39 @@ def test_bad_recovery_targets_are_refused_with_one_line(options, message):
     with pytest.raises(ConfigError) as caught:
         targets.parse(**options)
     assert len(caught.value.problems) == 1 and caught.value.problems[0].startswith(message)
+
+
+def test_a_node_holds_its_data_while_the_chosen_node_still_runs_as_the_old_primary(tmp_path):
+    import threading
+    from types import SimpleNamespace
+
+    from pgcluster.cluster import plan as plans
+    from pgcluster.node import restore
+
+    from .helpers import primary
+
+    plan = plans.Plan(id="20261202T085114Z", primary="pgslave3", hosts=("pgmaster", "pgslave3"), data="d", target="t")
+    (tmp_path / plan.id).mkdir()
+    plans.write(plan, str(tmp_path))
+    pgdata = tmp_path / "pgdata"
+    pgdata.mkdir()
+    (pgdata / "PG_VERSION").write_text("17\n")
+    asked, waits = [], []
+
+    class Client:  # pgslave3 answers as a running primary all along: first the old one, then the restored one
+        def ask(self, host, timeout):
+            asked.append(host)
+            return primary("pgslave3")
+
+    def wait(seconds):  # each round of holding; pgslave3 takes the restored data at the third
+        waits.append(seconds)
+        if len(waits) == 3:
+            plan.mark_applied("pgslave3", str(tmp_path))
+        return False
+
+    cfg = SimpleNamespace(host="pgmaster", pgdata=str(pgdata))
+    stopping = threading.Event()
+    stopping.wait = wait
+    assert restore.apply(cfg, plan, Client(), stopping, directory=str(tmp_path))
+    assert len(waits) == 3 and asked == ["pgslave3"]  # the old primary's answers alone did not release it
+    assert not (pgdata / "PG_VERSION").exists()

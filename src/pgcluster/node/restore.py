@@ -7,8 +7,9 @@ primary. Every node that sees a plan it has not applied yet stops PostgreSQL
 
 - the chosen node takes the restored data; it starts once no partner runs any
   more, replays WAL to the target and promotes;
-- every other node holds, its data untouched, until the chosen node runs as
-  the promoted primary; only then does it empty its data directory and clone.
+- every other node holds, its data untouched, until the chosen node has
+  taken the restored data (its applied mark) and runs as the promoted
+  primary; only then does it empty its data directory and clone.
   A recovery that fails therefore leaves the other nodes' data as it was, and
   a newer plan replaces the one they wait on.
 """
@@ -42,7 +43,9 @@ def apply(cfg, plan, client, stopping, directory=RECOVERY_DIR):
     if plan.primary != cfg.host:
         logger.info("Recovery %s: holding, data untouched, until %s runs as the restored primary.", plan.id,
                     plan.primary)
-        while not client.ask(plan.primary, timeout=2).serves_restored_data:
+        # Its mark first: until it has taken the restored data, the chosen node may still run as the old primary.
+        while not (plan.applied_by(plan.primary, directory)
+                   and client.ask(plan.primary, timeout=2).serves_restored_data):
             if stopping.wait(2) or getattr(plans.read(directory), "id", None) != plan.id:
                 return False
     datadir.clear(cfg.pgdata)
