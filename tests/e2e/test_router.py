@@ -232,6 +232,38 @@ def test_a_frozen_primary_is_left_behind_through_pgpool(cluster):
     fault_through_pgpool(cluster, cluster.pause, cluster.unpause)
 
 
+def test_a_primary_thawed_just_after_its_successor_took_over_stops_at_once_and_the_routers_keep_the_successor(
+        cluster):
+    """A primary frozen just until a standby has been promoted wakes before the standbys follow the new one,
+    so they still name it as their primary. It must stop taking writes at once (the soak of faults in
+    sequence saw it writable for a second beside its successor), and the routers must keep the successor, on
+    the newer timeline, instead of taking the thawed primary back (the routers did, and wrote nothing for
+    31 s)."""
+    old = cluster.primary
+    cluster.wait_repmgrd_settled([s for s in SERVICES if s != old])
+    writer = writer_for(cluster, services=ROUTERS)
+    cluster.pause(old)
+    new = wait_for(lambda: next((s for s in FIRST_LEVEL if s != old and cluster.is_primary(s)), None), 60,
+                   "a standby promoted", interval=0.1)
+    cluster.unpause(old)
+    thawed = time.monotonic()
+    stopped = wait_for(lambda: not cluster.is_primary(old) and time.monotonic(), 10, f"{old} to stop writes",
+                       interval=0.05)
+    assert stopped - thawed < 1, f"{old} took writes for {stopped - thawed:.2f} s after the thaw"
+    first = wait_for(lambda: writer.first_ack_after(thawed, not_on=NODE_NAMES[old]), 30,
+                     "a write through the routers after the thaw")
+    wait_for(lambda: writer.acked[-1][1] > first + 10, 30, "ten seconds of writes after that")
+    writer.stop()
+    after = [t for _, t, _ in writer.acked if t >= first]
+    longest = max(b - a for a, b in zip(after, after[1:], strict=False))
+    assert longest < 5, f"writes through the routers stopped for {longest:.1f} s after they had resumed"
+    assert not [n for n, t, node in writer.acked if t > thawed and node == NODE_NAMES[old]]
+    assert {node for _, t, node in writer.acked if t >= first} == {NODE_NAMES[new]}
+    cluster.primary = cluster.wait_tree()
+    assert cluster.primary == new
+    wait_for(lambda: pool_nodes(cluster)[old] == ("up", "standby"), 90, "the old primary back as a standby")
+
+
 def test_a_client_of_both_routers_survives_the_loss_of_either(cluster):
     """A libpq multi-host DSN over the two routers (host=a,b target_session_attrs=read-write): killing either
     stops writes for at most a moment, nothing acknowledged is lost, and the killed router serves again."""

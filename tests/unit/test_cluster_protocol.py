@@ -54,8 +54,10 @@ def test_ask_keeps_the_address_while_the_host_answers_and_drops_it_when_not():
     ([primary("pgmaster"), primary("pgslave1"), standby("pgslave3", of="pgslave1")], "pgslave1"),  # followed
     ([primary("pgmaster", timeline=1), primary("pgslave1", timeline=2)], "pgslave1"),  # promoted later
     ([primary("pgmaster"), primary("pgslave1")], None),  # no clear one: nobody acts on a guess
-    ([primary("pgmaster", timeline=3), primary("pgslave1", timeline=2), standby("pgslave3", of="pgslave1")],
-     "pgslave1"),  # followers before timelines
+    ([primary("pgmaster", timeline=3), primary("pgslave1", timeline=2), standby("pgslave3", of="pgslave1"),
+      standby("pgslave2", of="pgslave1")], "pgmaster"),  # a thawed old primary, still named by the standbys
+    ([primary("pgmaster", timeline=2), primary("pgslave1", timeline=2), standby("pgslave3", of="pgslave1")],
+     "pgslave1"),  # same timeline: the one the standbys follow
 ])
 def test_one_rule_finds_the_primary(statuses, expected):
     found = find_primary(statuses)

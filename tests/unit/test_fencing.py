@@ -1,3 +1,4 @@
+import signal
 import threading
 import time
 from dataclasses import replace
@@ -12,6 +13,7 @@ from pgcluster.node.fencing import Fencing, rival_with_precedence
 from pgcluster.node.partners import PartnerWatch
 from pgcluster.node.promotion import check_promotion, validate
 from pgcluster.node.role import Action
+from pgcluster.node.supervisor import Supervisor
 from pgcluster.node.sync import synchronous_names
 
 from .helpers import FakeClient, answer, down, primary, standby
@@ -210,6 +212,47 @@ def test_a_round_records_when_it_saw_a_majority():
     client.answers["pgslave1"] = standby("pgslave1")
     watch.ask_round(52.0)  # a freeze of about 10 s
     assert watch.majority_at == 52.0 and watch.longest_gap == (52.0, 10.0)
+
+
+def test_the_watch_reports_a_freeze_the_moment_it_wakes_and_only_a_freeze():
+    frozen = []
+    cfg = SimpleNamespace(host="pgmaster", voters=VOTERS, fence_timeout=3.0)
+    watch = PartnerWatch(cfg, FakeClient({}), threading.Event(), on_freeze=frozen.append)
+    watch.check_frozen(40.0)  # the first round
+    watch.check_frozen(41.1)
+    watch.check_frozen(43.5)  # a late round, but within FENCE_TIMEOUT of the one before it
+    assert frozen == []
+    watch.check_frozen(52.5)  # nine seconds after the round before it: no round can have seen a majority
+    assert frozen == [9.0]
+    watch.check_frozen(53.5)
+    assert frozen == [9.0]
+
+
+def supervisor_for(role, state=NodeState.RUNNING):
+    signals = []
+    node = SimpleNamespace(state=state, live=Live(role=role, lsn=1, timeline=1, primary="pgmaster"),
+                           server=SimpleNamespace(signal=signals.append), wakeup=threading.Event(), frozen_for=None)
+    return node, signals
+
+
+def test_a_thawed_primary_stops_postgresql_at_once_and_the_loop_then_fences():
+    node, signals = supervisor_for("primary")
+    Supervisor.on_freeze(node, 9.1)
+    assert signals == [signal.SIGQUIT] and node.wakeup.is_set()
+    with pytest.raises(Redecide) as raised:
+        Supervisor.fence_if_frozen(node)
+    assert raised.value.urgent and raised.value.decision.action is Action.FENCE
+    assert "frozen for 9.1 s" in raised.value.decision.reason
+    Supervisor.fence_if_frozen(node)  # once
+
+
+@pytest.mark.parametrize("role, state", [("standby", NodeState.RUNNING), ("primary", NodeState.FENCED),
+                                         ("primary", NodeState.STARTING)])
+def test_a_freeze_stops_nothing_but_a_running_primary(role, state):
+    node, signals = supervisor_for(role, state)
+    Supervisor.on_freeze(node, 9.1)
+    Supervisor.fence_if_frozen(node)
+    assert signals == [] and node.frozen_for is None
 
 
 @pytest.mark.parametrize("sibling, allowed", [

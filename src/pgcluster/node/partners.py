@@ -24,10 +24,14 @@ class PartnerWatch:
     well, so a stale round still shows.
     """
 
-    def __init__(self, cfg, client, stopping):
+    def __init__(self, cfg, client, stopping, on_freeze=None):
+        """on_freeze(seconds): called from this thread when a round starts that late after the one before it
+        (longer than FENCE_TIMEOUT, so no round saw a majority meanwhile): the container was frozen."""
         self.cfg = cfg
         self.client = client
         self.stopping = stopping
+        self.on_freeze = on_freeze
+        self.round_at = 0.0  # when the newest round was started
         self.others = [v for v in cfg.voters if v != cfg.host]
         self.latest = (0.0, {}, False)  # (when the newest round was asked, its answers, a majority seen)
         self.majority_at = 0.0  # when the newest round that saw a majority was asked
@@ -44,10 +48,19 @@ class PartnerWatch:
         while not self.stopping.wait(delay):
             started = time.monotonic()
             try:
+                self.check_frozen(started)
                 self.ask_round(started)
             except Exception as exc:  # this thread must outlive any failure: without it the primary fences
                 logger.warning("Asking the partners failed: %s", exc)
             delay = max(0.0, started + ASK_EVERY - time.monotonic())
+
+    def check_frozen(self, started):
+        """Report a freeze the moment this thread wakes from it, before the round's asks: after a thaw the
+        server answers at once, and a primary that a standby may have replaced meanwhile must stop first."""
+        late = started - self.round_at if self.round_at else 0.0
+        self.round_at = started
+        if self.on_freeze and late > self.cfg.fence_timeout:
+            self.on_freeze(late)
 
     def ask_round(self, started):
         cfg = self.cfg

@@ -53,7 +53,8 @@ class Supervisor:
         self.state, self.reason = NodeState.STARTING, ""
         self.starting = True
         self.transitions = Transitions(cfg, self.server, self.client, self.report, self.stopping)
-        self.watch = PartnerWatch(cfg, self.client, self.stopping)  # its rounds: fencing and takeover
+        self.watch = PartnerWatch(cfg, self.client, self.stopping, self.on_freeze)  # its rounds: fencing, takeover
+        self.frozen_for = None  # seconds of a freeze that stopped this primary's server, until the loop fences
         self.control = Control(self)
         self.duties = [restore.Restore(self), Fencing(self), Takeover(self), SyncReplication(self), SlotSync(self),
                        Healing(self)]
@@ -78,6 +79,26 @@ class Supervisor:
         if live and live.role == "standby" and state is NodeState.RUNNING and promotion.announced():
             state = NodeState.PROMOTING
         return snapshot(self.cfg, state, self.reason, live)
+
+    def on_freeze(self, seconds):
+        """From the partner watch, the moment it wakes from a freeze longer than FENCE_TIMEOUT: a running
+        primary stops PostgreSQL at once (immediate shutdown), without waiting for the loop's next tick,
+        which can come a second later on a busy machine while the thawed server already takes writes; the
+        loop then fences."""
+        live = self.live
+        if self.state is not NodeState.RUNNING or not live or live.role != "primary":
+            return
+        self.frozen_for = seconds
+        logger.warning("Fencing: this primary was frozen for %.1f s, longer than FENCE_TIMEOUT, and a standby may "
+                       "have been promoted meanwhile; stopping PostgreSQL at once.", seconds)
+        self.server.signal(signal.SIGQUIT)
+        self.wakeup.set()
+
+    def fence_if_frozen(self):
+        if self.frozen_for is not None:
+            seconds, self.frozen_for = self.frozen_for, None
+            why = f"this primary was frozen for {seconds:.1f} s, longer than FENCE_TIMEOUT"
+            raise Redecide(why, urgent=True, decision=Decision(Action.FENCE, why))
 
     # --- signals -----------------------------------------------------------------------------
     def _on_stop(self, signum, _frame):
@@ -138,6 +159,7 @@ class Supervisor:
                 continue
             self.starting, failed_starts = False, 0
             self.state, self.reason = (NodeState.FENCED, decision.reason) if fenced else (NodeState.RUNNING, "")
+            self.frozen_for = None  # a freeze before this role began is the fence just carried out, or moot
             for duty in self.duties:
                 duty.reset()
             try:
@@ -186,6 +208,7 @@ class Supervisor:
             self.wakeup.clear()
             if self.stopping.is_set():
                 break
+            self.fence_if_frozen()
             if not self.server.running():
                 logger.error("PostgreSQL exited with code %s; stopping the container so that it restarts "
                              "and decides its role again.", self.server.exit_code)
