@@ -65,6 +65,8 @@ bench: venv images
 	$(VENV)/bin/python bench/failover --runs 5 --modes eventual --via pgpool
 	$(VENV)/bin/python bench/failover --runs 5 --modes eventual --via pgpool --fault pause
 	$(VENV)/bin/python bench/failover --runs 5 --modes eventual --via pgpool --fault disconnect
+	$(VENV)/bin/python bench/failover --runs 5 --modes eventual --via pgbouncer
+	$(VENV)/bin/python bench/switchover --runs 5
 	$(VENV)/bin/python bench/router
 	$(VENV)/bin/python bench/router --clients 1 --threads 1
 	$(VENV)/bin/python bench/backup

@@ -229,13 +229,31 @@ def test_pgpool_counts_as_hung_only_after_a_silence_longer_than_its_own_search()
     now, answers = [0.0], []
     live = Liveness(None, probe=lambda cfg: answers.pop(0), clock=lambda: now[0])
     answers[:] = [True, False, False, False]
+    live.check()
     assert live.silent_for() == 0.0
     now[0] = 10.0
+    live.check()
     assert live.silent_for() == 10.0
     now[0] = HUNG_AFTER + 1
+    live.check()
     assert live.silent_for() > HUNG_AFTER
     live.reset()
     assert live.silent_for() == 0.0
+
+
+def test_a_login_that_hangs_holds_up_nothing_but_its_own_thread():
+    import threading
+    import time
+
+    from pgcluster.pgpool.liveness import Liveness
+
+    hanging, stopping = threading.Event(), threading.Event()
+    live = Liveness(None, probe=lambda cfg: hanging.wait(5), every=0.01)
+    live.start(stopping)
+    started = time.monotonic()
+    assert live.silent_for() < 1 and time.monotonic() - started < 0.1  # read, never probed, by the round
+    stopping.set()
+    hanging.set()
 
 
 class FakePcp:

@@ -7,6 +7,7 @@ HUNG_AFTER seconds. A login that pgpool refuses (a backend down) is an answer, a
 pgpool whose control port says it has no primary (logins wait for one; the watcher tells it the primary):
 only silence for the whole PROBE_TIMEOUT that nothing explains counts.
 """
+import threading
 import time
 
 import psycopg2
@@ -44,16 +45,27 @@ def unexplained(cfg, pcp=pcp):
 
 
 class Liveness:
-    """Seconds since pgpool last answered; probe and clock are fakes in unit tests."""
+    """Seconds since pgpool last answered a login, probed in a thread of its own (start): a login that waits
+    for its whole PROBE_TIMEOUT (pgpool's children also wait on a frozen backend) must not hold up the
+    watcher, whose round detaches that backend. probe and clock are fakes in unit tests, which call check."""
 
-    def __init__(self, cfg, probe=probe, clock=time.monotonic):
-        self.cfg, self.probe, self.clock = cfg, probe, clock
+    def __init__(self, cfg, probe=probe, clock=time.monotonic, every=2.0):
+        self.cfg, self.probe, self.clock, self.every = cfg, probe, clock, every
         self.answered_at = clock()
+
+    def start(self, stopping):
+        threading.Thread(target=self.run, args=(stopping,), name="pgpool-liveness", daemon=True).start()
+
+    def run(self, stopping):
+        while not stopping.wait(self.every):
+            self.check()
+
+    def check(self):
+        if self.probe(self.cfg):
+            self.answered_at = self.clock()
 
     def reset(self):
         self.answered_at = self.clock()
 
     def silent_for(self):
-        if self.probe(self.cfg):
-            self.answered_at = self.clock()
         return self.clock() - self.answered_at

@@ -76,7 +76,8 @@ class Router:
         self.pgbouncer.start(self.cfg.backends[0].host, [])
         RouterControl(self.cfg, self.pgbouncer).serve()
         watcher = Watcher(self.cfg, self.pgpool.pid, pgbouncer=self.pgbouncer)
-        liveness = Liveness(self.cfg)
+        liveness = Liveness(self.cfg, every=WATCH_EVERY)
+        liveness.start(self.stopping)
         while not self.stopping.wait(WATCH_EVERY):
             for name, child in (("pgpool", self.pgpool), ("PgBouncer", self.pgbouncer.process)):
                 if child.poll() is not None:
