@@ -9,10 +9,11 @@ through PgBouncer.
 5. Promote: the target waits until it has replayed that position (bounded by --timeout), then promotes.
    Should it not get there in time, the old primary starts as primary again, PgBouncer resumes, and the
    switchover ends there (exactly one writable primary, the old one).
-6. Point PgBouncer at the new primary, have the other first-level standbys follow it (strict mode's commits
-   wait for one), and resume PgBouncer: clients saw a pause, not an error.
-7. The old primary rejoins as a standby of the new one; the lease is given back. pgpool follows as after
-   a failover; Barman's stream follows the timeline change, and it takes a new base backup.
+6. Point PgBouncer at the new primary and have pgpool detach the old one (so that it finds the new one at
+   once), have the other first-level standbys follow it (strict mode's commits wait for one), and resume
+   PgBouncer: clients saw a pause, not an error.
+7. The old primary rejoins as a standby of the new one; the lease is given back. pgpool's watcher attaches
+   it once it streams; Barman's stream follows the timeline change, and it takes a new base backup.
 
 Every step goes through the control channel (cluster/control.py), authenticated with CONTROL_PASSWORD.
 """
@@ -135,7 +136,7 @@ class Switchover:
             self.each_quietly(self.routers, "resume")
             raise SwitchoverError(f"{exc}; abandoned: {old} is the primary again.") from None
         self.step(f"{new} is the primary")
-        self.each_quietly(self.routers, "retarget", primary=new)
+        self.each_quietly(self.routers, "retarget", primary=new, old=old)
         following = self.pool.submit(self.each_quietly, others, "follow", to=new)  # strict commits wait for one
         self.each_quietly(self.routers, "resume")
         pause = time.monotonic() - paused_at

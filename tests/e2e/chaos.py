@@ -16,7 +16,7 @@ import statistics
 import subprocess
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import psycopg2
 
@@ -308,6 +308,9 @@ def report(faults, writer, present, sampler):
             "no_write_within_60_s": [f"{f.kind} of {f.target}" for f in faults
                                      if f.to_write_s is None or f.to_write_s > 60],
             "converge_max_s": max((f.converge_s for f in faults if f.converge_s is not None), default=None),
+            "primary_moved_by_other_faults": [f"{f.kind} of {f.target}" for f in faults
+                                              if f.primary_after and f.target != f.primary_before and not f.second
+                                              and f.primary_after != f.primary_before],
             "runs": [{"kind": f.kind, "target": f.target, "quick": f.quick, "second": f.second, "hold_s": round(f.hold, 1),
                       "to_write_s": f.to_write_s, "converge_s": f.converge_s, "primary_before": f.primary_before,
                       "primary_after": f.primary_after} for f in faults]}

@@ -10,8 +10,9 @@ import time
 import psycopg2
 import pytest
 
-from .cluster import NODE_NAMES, SERVICES, wait_for
+from .cluster import NODE_NAMES, PGBOUNCER, ROUTERS, SERVICES, wait_for
 from .conftest import cluster_fixture, start_cluster, writer_for
+from .writer import Writer
 
 STRICT = """\
   pgmaster:
@@ -95,6 +96,26 @@ def test_strict_a_frozen_primary_is_replaced_and_steps_down_once_it_wakes(strict
     assert strict.writable() == [strict.primary]
     writer.stop()
     present = {n for (n,) in strict.query(strict.primary, "SELECT n FROM writes")}
+    assert writer.numbers() <= present, f"lost acknowledged rows: {sorted(writer.numbers() - present)}"
+
+
+def test_strict_switchover_fails_no_transaction_and_loses_no_acknowledged_commit(strict):
+    """CONSISTENCY_MODE=strict keeps its promise across a planned switchover: no transaction through the
+    pooled endpoint fails, and every one acknowledged is on the new primary."""
+    old = strict.primary
+    target = next(s for s in ("pgmaster",) + FIRST_LEVEL_STANDBYS if s != old)
+    writer = Writer(lambda: strict.published(ROUTERS, PGBOUNCER), strict.password, timeout=10, routers=True)
+    writer.start()
+    wait_for(lambda: len(writer.acked) > 20, 30, "writes through PgBouncer")
+    started = time.monotonic()
+    out = strict.exec("pgpool", "pgcluster", "switchover", "--to", target, timeout=180).stdout
+    assert f"switchover done: {target} is the primary" in out, out
+    wait_for(lambda: sum(1 for _, t, _ in writer.acked if t > started) > 40, 60, "writes after the switchover")
+    writer.stop()
+    assert writer.errors == 0, f"{writer.errors} transactions failed through PgBouncer"
+    strict.primary = strict.wait_tree(timeout=120)
+    assert strict.primary == target and strict.writable() == [target]
+    present = {n for (n,) in strict.query(target, "SELECT n FROM writes")}
     assert writer.numbers() <= present, f"lost acknowledged rows: {sorted(writer.numbers() - present)}"
 
 

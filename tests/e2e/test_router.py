@@ -9,6 +9,7 @@ import pytest
 
 from .cluster import NODE_NAMES, PGBOUNCER, ROUTERS, SERVICES, failed_start, wait_for
 from .conftest import cluster_fixture, writer_for
+from .writer import Writer
 
 FIRST_LEVEL = ("pgmaster", "pgslave1", "pgslave3")
 NODE_OF = {name: service for service, name in NODE_NAMES.items()}
@@ -145,18 +146,27 @@ def test_a_lagging_standby_gets_no_reads(cluster):
 
 
 def test_failover_writes_go_to_the_new_primary(cluster):
+    """Through pgpool, and through both routers' PgBouncer (the pooled endpoint) at the same time."""
     writer = writer_through_pgpool(cluster)
+    pooled = Writer(lambda: cluster.published(ROUTERS, PGBOUNCER), cluster.password, routers=True,
+                    start=int(time.time() * 1000) + 10**9)  # a range of its own beside the first writer's
+    pooled.start()
+    wait_for(lambda: len(pooled.acked) > 10, 30, "writes through PgBouncer")
     killed_at = time.monotonic()
     cluster.kill("pgmaster")
-    first = wait_for(lambda: writer.first_ack_after(killed_at, not_on="node1"), 60,
-                     "a write through pgpool after the kill")
-    assert first - killed_at < 30
-    wait_for(lambda: sum(1 for _, t, _ in writer.acked if t > first) > 20, 60, "writes to keep flowing")
-    writer.stop()
+    firsts = {}
+    for name, w in (("pgpool", writer), ("PgBouncer", pooled)):
+        firsts[name] = wait_for(lambda w=w: w.first_ack_after(killed_at, not_on="node1"), 60,
+                                f"a write through {name} after the kill")
+        assert firsts[name] - killed_at < 30
+    first = max(firsts.values())
+    for w in (writer, pooled):
+        wait_for(lambda w=w: sum(1 for _, t, _ in w.acked if t > first) > 20, 60, "writes to keep flowing")
+        w.stop()
     survivors = tuple(s for s in SERVICES if s != "pgmaster")
     cluster.primary = cluster.wait_tree(services=survivors)
-    late_nodes = {node for _, t, node in writer.acked if t > first}
-    assert late_nodes == {NODE_NAMES[cluster.primary]}
+    for w in (writer, pooled):
+        assert {node for _, t, node in w.acked if t > first} == {NODE_NAMES[cluster.primary]}
     wait_for(lambda: pool_nodes(cluster)[cluster.primary] == ("up", "primary"), 30, "pgpool's primary")
     for router in ROUTERS:
         wait_for(lambda: via_pgbouncer(cluster, WHO, router) == [(NODE_NAMES[cluster.primary], False)], 30,

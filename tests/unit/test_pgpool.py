@@ -274,3 +274,37 @@ def test_a_silent_pgpool_is_explained_only_by_its_control_port_saying_it_has_no_
     assert not unexplained(None, FakePcp(standbys))  # logins wait for a primary; the watcher names it
     assert unexplained(None, FakePcp(primary))
     assert unexplained(None, FakePcp(None))  # its control port is silent too
+
+
+class RecordingPcp(FakePcp):
+    def __init__(self, nodes):
+        super().__init__(nodes)
+        self.detached = []
+
+    def detach(self, cfg, num):
+        self.detached.append(num)
+
+
+class FakeBouncer:
+    def __init__(self):
+        self.primary = None
+
+    def retarget(self, primary, readers, why):
+        self.primary = primary
+
+
+def test_a_switchover_retargets_pgbouncer_and_detaches_the_stopped_old_primary_from_pgpool():
+    """pgpool would notice the old primary's clean stop only by its health check, and fail new sessions till
+    then; detached, it looks for the new primary at once."""
+    from pgcluster.pgpool.control import RouterControl
+
+    fake = RecordingPcp({0: node("pgmaster", role="primary"), 2: node("pgslave3")})
+    bouncer = FakeBouncer()
+    control = RouterControl(None, bouncer, pcp=fake)
+    assert control.retarget({"primary": "pgslave3", "old": "pgmaster", "owner": "x"}) == (200, {})
+    assert bouncer.primary == "pgslave3" and fake.detached == [0]
+    fake.found = {0: node("pgmaster", status="down", role="standby"), 2: node("pgslave3", role="primary")}
+    control.retarget({"primary": "pgslave3", "old": "pgmaster"})
+    assert fake.detached == [0]  # already down: nothing to do
+    fake.found = None
+    assert control.retarget({"primary": "pgslave3", "old": "pgmaster"}) == (200, {})  # pcp silent: logged

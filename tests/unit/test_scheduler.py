@@ -122,8 +122,20 @@ def test_a_backup_is_complete_only_once_its_last_wal_file_was_closed_and_archive
     meta.mkdir(parents=True)
     barman = BackingUpBarman(meta)
     assert take_backup(cfg, "incremental", barman) == "20261201T100000"
-    assert [c[0] for c in barman.calls] == ["switch-wal", "backup", "switch-wal", "check-backup"]
+    assert [c[0] for c in barman.calls] == ["switch-wal", "backup", "switch-wal", "archive-wal", "check-backup"]
+    assert barman.calls[0][:3] == ("switch-wal", "--force", "--archive")  # a fresh server: one file archived first
     assert barman.calls[1] == ("backup", "--incremental", "latest", "pg_cluster")
+    assert barman.calls[2] == ("switch-wal", "--force", "pg_cluster")  # no waiting for Barman's own archiving
+
+
+def test_a_later_backup_closes_its_last_segment_and_archives_it_itself(tmp_path):
+    cfg = config.load("barman", {**BARMAN_ENV, "BACKUP_DIR": str(tmp_path)})
+    meta = tmp_path / "pg_cluster" / "meta"
+    meta.mkdir(parents=True)
+    (meta / "20261130T100000-backup.info").write_text("status=DONE\n")
+    barman = BackingUpBarman(meta)
+    assert take_backup(cfg, "full", barman) == "20261201T100000"
+    assert [c[0] for c in barman.calls] == ["backup", "switch-wal", "archive-wal", "check-backup"]
 
 
 def test_a_backup_asked_for_while_another_runs_waits_for_it_instead_of_failing(tmp_path, caplog):

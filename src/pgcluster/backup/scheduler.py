@@ -90,20 +90,22 @@ def take_backup(cfg, kind, barman=barman, wait=120):
 def _take_backup(cfg, kind, barman, wait):
     """PostgreSQL 17 ends a streamed backup at a segment boundary, so the backup's last WAL file is the
     one just begun and `barman backup --wait` would wait until something else fills it. Instead the
-    segment is closed (switch-wal) and Barman's check marks the backup done once the file is archived.
+    segment is closed (switch-wal), archived (archive-wal) and checked (check-backup) until Barman marks
+    the backup done. `switch-wal --archive` would wait for Barman's own archiving, 10-15 s at a time.
     """
     server = cfg.server
-    # A fresh server's WAL archive check fails until one segment has been archived.
-    barman.run("switch-wal", "--force", "--archive", "--archive-timeout", "60", server, timeout=120, check=False)
     before = {b["id"] for b in metrics.backups(cfg)}
+    if not before:  # a fresh server's WAL archive check fails until one segment has been archived
+        barman.run("switch-wal", "--force", "--archive", "--archive-timeout", "60", server, timeout=120, check=False)
     barman.run("backup", *(["--incremental", "latest"] if kind == "incremental" else []), server,
                timeout=BACKUP_TIMEOUT)
     new = [b["id"] for b in metrics.backups(cfg) if b["id"] not in before]
     if not new:
         raise CommandError(f"barman backup {server} finished without a new backup.")
-    barman.run("switch-wal", "--force", "--archive", "--archive-timeout", "60", server, timeout=120)
+    barman.run("switch-wal", "--force", server, timeout=120)
     deadline = time.monotonic() + wait
     while True:
+        barman.run("archive-wal", server, timeout=300, check=False)
         barman.run("check-backup", server, new[0], timeout=300, check=False)
         status = next((b["status"] for b in metrics.backups(cfg) if b["id"] == new[0]), "")
         if status == "DONE":

@@ -3,7 +3,9 @@
 pause     PgBouncer's PAUSE: running transactions finish, new queries wait. It resumes by itself after
           `seconds`, should the switchover never come back.
 resume    RESUME.
-retarget  point PgBouncer at the new primary now (the watcher would within a round).
+retarget  point PgBouncer at the new primary now (the watcher would within a round), and detach the old
+          primary from pgpool: pgpool would notice its clean stop only by its health check, seconds later,
+          and fail every new session until then; without it, pgpool looks for the primary at once.
 
 GET /router on STATUS_PORT answers this router's view (status.py): pgpool's backends, what PgBouncer points
 at, whether it is paused, and its pools.
@@ -17,14 +19,15 @@ import psycopg2
 
 from .. import httpserve
 from ..cluster import control
-from . import status
+from ..errors import PgclusterError
+from . import pcp, status
 
 logger = logging.getLogger(__name__)
 
 
 class RouterControl:
-    def __init__(self, cfg, pgbouncer):
-        self.cfg, self.pgbouncer = cfg, pgbouncer
+    def __init__(self, cfg, pgbouncer, pcp=pcp):
+        self.cfg, self.pgbouncer, self.pcp = cfg, pgbouncer, pcp
         self.paused_until = 0.0
         self.lock = threading.Lock()
 
@@ -64,8 +67,23 @@ class RouterControl:
         return 200, {}
 
     def retarget(self, body):
+        new, owner = body["primary"], body.get("owner")
         try:
-            self.pgbouncer.retarget(body["primary"], [], f"switchover {body.get('owner')} promoted it")
+            self.pgbouncer.retarget(new, [], f"switchover {owner} promoted it")
         except psycopg2.Error as exc:
             return 500, {"error": f"PgBouncer did not reload: {exc}"}
+        if body.get("old"):
+            self.detach_from_pgpool(body["old"], new, owner)
         return 200, {}
+
+    def detach_from_pgpool(self, old, new, owner):
+        try:
+            nodes = self.pcp.nodes(self.cfg)
+            for num, node in nodes.items():
+                if node.host == old and node.status == "up":
+                    self.pcp.detach(self.cfg, num)
+                    logger.info("Switchover %s: backend %s (%s): detaching it from pgpool, because %s is the primary "
+                                "now; it is attached again once it streams from %s.", owner, num, old, new, new)
+        except PgclusterError as exc:
+            logger.warning("Switchover %s: detaching %s from pgpool failed (%s); pgpool's health check will.",
+                           owner, old, exc)
