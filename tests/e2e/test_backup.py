@@ -30,6 +30,12 @@ def backup_ids(cluster):
     return out.split()
 
 
+def backup_now(cluster, *args):
+    """Take a base backup with `pgcluster backup` and return its id (log lines may come before the answer)."""
+    out = cluster.exec("backup", "pgcluster", "backup", *args, timeout=300).stdout
+    return re.search(r"^Backup (\S+) is complete\.$", out, re.M).group(1)
+
+
 def info_path(backup_id):
     return f"/var/lib/barman/pg_cluster/meta/{backup_id}-backup.info"  # Barman 3.13.2 and later
 
@@ -224,7 +230,7 @@ def test_incremental_backups_on_their_schedule_restore_exactly_and_retire_as_a_c
         assert f"Restoring backup {child} " in said  # the newest backup before T: the incremental
         # Retention: the first full backup and its incremental child leave together once the window is past
         # them; a newer full backup, aged to just after them, is what recovery to the window's start needs.
-        kept = c.exec("backup", "pgcluster", "backup", timeout=300).stdout.split()[1]
+        kept = backup_now(c)
         for backup_id, day in ((first, "01"), (kept, "02")):
             c.exec("backup", "sed", "-i", "-E", rf"s/^(begin|end)_time=[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}/\1_time=2000-01-{day}/",
                    info_path(backup_id))
