@@ -152,9 +152,21 @@ def test_recovery_into_a_fresh_directory_for_inspection_leaves_the_cluster_alone
 def test_backups_follow_a_failover_and_recovery_reaches_rows_written_after_it(cluster):
     before = len(backup_ids(cluster))
     old = cluster.primary
+    # The old primary's last record ends a segment that Barman has received (a WAL switch, as after every
+    # backup; its background writer stopped so that no standby snapshot follows the switch): the new
+    # timeline begins exactly where Barman's stream of the old one ends.
+    cluster.exec(old, "pkill", "-STOP", "-f", "postgres: .*background writer")
+    switched = cluster.query(old, "SELECT pg_switch_wal(), pg_current_wal_lsn()")[0][1]
+    wait_for(lambda: cluster.query(old, "SELECT count(*) FROM pg_stat_replication WHERE replay_lsn >= %s OR "
+                                        "(application_name = 'barman_receive_wal' AND flush_lsn >= %s)",
+                                   (switched, switched))[0][0] >= 3, 30, "Barman and the standbys to have the segment")
+    assert cluster.query(old, "SELECT pg_current_wal_lsn()::text")[0][0] == switched
     cluster.kill(old)
     survivors = tuple(s for s in SERVICES if s != old)
     cluster.primary = cluster.wait_tree(services=survivors, timeout=120)
+    began = cluster.query(cluster.primary, "SELECT split_part(pg_read_file('pg_wal/' || substr(pg_walfile_name("
+                                           "pg_current_wal_lsn()), 1, 8) || '.history'), E'\\t', -2)")[0][0]
+    assert began.endswith("000000"), f"the new timeline began at {began}, not at a segment boundary"
     wait_for(lambda: len(backup_ids(cluster)) > before, 180, "a new backup from the new primary")
     wait_for(lambda: cluster.exec("backup", "healthchecks/barman_check", check=False).returncode == 0, 120,
              "barman check to pass after the failover")

@@ -2,6 +2,8 @@
 import time
 from types import SimpleNamespace
 
+import pytest
+
 from pgcluster import config
 from pgcluster.backup import paths, stream
 from pgcluster.backup.primary import PrimaryState
@@ -45,18 +47,24 @@ def test_a_stopped_wal_stream_is_started_by_cron_and_no_backup_waits_for_it(tmp_
     assert s.barman.calls == [("cron",)] and s.taken == []
 
 
-def test_a_history_error_in_barmans_log_restarts_the_stream_at_the_start_of_the_primarys_timeline(
-        tmp_path, monkeypatch):
+@pytest.mark.parametrize("line", [
+    f"2026-12-01 ERROR: requested starting point 0/C000000 {HISTORY_ERROR}",
+    # receive-wal asked for timeline 1 at 0/A000000, where timeline 2 began (its own log line, no reason given)
+    '2026-12-01 [915] barman.command_wrappers INFO: pg_cluster: pg_receivewal: error: could not send replication '
+    'command "START_REPLICATION": ',
+])
+def test_a_stream_that_cannot_resume_on_the_old_timeline_restarts_at_the_start_of_the_primarys_timeline(
+        tmp_path, monkeypatch, line):
     s = scheduler(tmp_path, monkeypatch, receiver=["pg_receivewal", "/pg_cluster/"])
     (tmp_path / "pg_cluster" / "streaming").mkdir()
     monkeypatch.setattr(stream, "timeline_start", lambda cfg: (2, "00000002000000000000000A"))
-    (tmp_path / "barman.log").write_text(f"2026-12-01 ERROR: requested starting point 0/C000000 {HISTORY_ERROR}\n")
+    (tmp_path / "barman.log").write_text(line + "\n")
     s.forward_log()
     s.check_stream()
     assert s.barman.calls == [("receive-wal", "--stop", "pg_cluster"), ("receive-wal", "--reset", "pg_cluster"),
                               ("cron",)]
     placeholder = tmp_path / "pg_cluster" / "streaming" / "00000002000000000000000A.partial"
-    assert placeholder.stat().st_size == 16 * 1024 * 1024 and not s.reset_needed
+    assert placeholder.stat().st_size == 16 * 1024 * 1024 and s.reset_because is None
 
 
 def test_the_stream_restarts_when_the_primary_wants_synchronous_wal(tmp_path, monkeypatch):

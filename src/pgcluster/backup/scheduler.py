@@ -4,7 +4,8 @@
 - Every few seconds the WAL stream is checked: when receive-wal is not running, cron runs
   at once, so streaming resumes from a new primary within seconds of a failover. When the
   log says the primary's history no longer contains Barman's position (a failover lost
-  WAL Barman already had), receive-wal is reset.
+  WAL Barman already had), or pg_receivewal cannot start where the new timeline began,
+  receive-wal is reset.
 - A base backup at first start, on BACKUP_SCHEDULE, and after every failover (the
   primary's timeline changed), one at a time.
 - Barman's log is forwarded line by line.
@@ -29,7 +30,18 @@ logger = logging.getLogger(__name__)
 MAINTENANCE_EVERY = 60.0
 STREAM_CHECK_EVERY = 5.0
 METRICS_EVERY = 60.0  # `barman check` is not cheap
+# Lines of Barman's log after which receive-wal can only resume once it is reset onto the primary's timeline.
 HISTORY_ERROR = "is not in this server's history"
+# pg_receivewal asked for the old timeline exactly at the point where the primary's timeline began (the old
+# primary's last record ended a segment, as a WAL switch does): the server answers with the next timeline
+# at once instead of streaming, which pg_receivewal 17 takes for a failure with no message, on every retry.
+AT_SWITCH_ERROR = re.compile(r'could not send replication command "START_REPLICATION": \s*$')
+STREAM_RESETS = (
+    (lambda line: HISTORY_ERROR in line, "the primary's timeline history does not contain Barman's position "
+                                         "(a failover lost WAL Barman had)"),
+    (AT_SWITCH_ERROR.search, "pg_receivewal cannot start on the old timeline exactly where the primary's "
+                             "timeline began"),
+)
 # Barman 3.13 logs this on every poll of its streaming directory, several times a second.
 LOG_NOISE = re.compile(r"No xlog segments found from streaming")
 
@@ -129,7 +141,7 @@ class Scheduler:
         self.stopping = threading.Event()
         self.maintenance_lock = threading.Lock()
         self.backup_thread = None
-        self.reset_needed = False
+        self.reset_because = None  # why receive-wal must be reset onto the primary's timeline
         self.timeline = None
         self.next_backup = next_run(cfg.schedule, time.time())
         self.next_incremental = next_run(cfg.incremental_schedule, time.time()) if cfg.incremental_schedule else None
@@ -138,12 +150,11 @@ class Scheduler:
     # --- one step each ----------------------------------------------------------------------
     def maintenance(self, why):
         with self.maintenance_lock:
-            if self.reset_needed:
-                logger.warning("Resetting receive-wal: the primary's timeline history does not contain "
-                               "Barman's position (a failover lost WAL Barman had), so streaming restarts on the "
-                               "primary's timeline.")
+            if self.reset_because:
+                logger.warning("Resetting receive-wal: %s, so streaming restarts on the primary's timeline.",
+                               self.reset_because)
                 stream.restart(self.cfg, self.barman)
-                self.reset_needed = False
+                self.reset_because = None
                 return
             logger.debug("Running barman cron (%s).", why)
             self.barman.run("cron", timeout=300)
@@ -191,7 +202,7 @@ class Scheduler:
         """Keep receive-wal running and in the primary's synchronous mode; start due backups."""
         args = self.barman.receiver(self.cfg.server)
         now = self.primary_state()
-        if args is None or self.reset_needed:
+        if args is None or self.reset_because:
             self.maintenance("the WAL stream is not running")
             return  # a backup waits for the stream: its WAL must reach the archive
         if now and now.synchronous != ("--synchronous" in args):
@@ -206,8 +217,9 @@ class Scheduler:
 
     def forward_log(self):
         for line in self.log.lines():
-            if HISTORY_ERROR in line:
-                self.reset_needed = True
+            for matches, why in STREAM_RESETS:
+                if matches(line):
+                    self.reset_because = why
             if not LOG_NOISE.search(line):
                 logger.info("barman: %s", line.split(" ", 2)[-1] if line[:4].isdigit() else line)
 
