@@ -2,7 +2,7 @@
 COMPOSE_FILE := docker-compose/docker-compose.yml
 COMPOSE ?= docker-compose -f $(COMPOSE_FILE)
 VENV := .venv
-IMAGES := postgis pgpool barman
+IMAGES := postgis pgpool barman haproxy prometheus
 
 .PHONY: up down logs status test unit e2e bench soak docs goldens docker images secrets venv
 

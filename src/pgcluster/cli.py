@@ -28,7 +28,7 @@ def _start(role, name):
     """A container's configuration (one line per problem, exit 1), and logging set up."""
     cfg = _load(role)
     os.umask(0o077)
-    log.setup(name(cfg), cfg.log_level)
+    log.setup(name(cfg), cfg.log_level, cfg.log_format)
     return cfg
 
 
@@ -122,6 +122,45 @@ def pgpool_run():
     _run_until_exit(Router(cfg))
 
 
+def _where_am_i(command):
+    """(configuration, the node hosts it names, the backup's (host, port) or ()) of this container."""
+    role = config.role_here()
+    if role is None:
+        _fail([f"run {command} in a node, router or backup container (none of NODE_NAME, BACKENDS or "
+               "REPLICATION_HOST is set here)."])
+    cfg = _load(role, judge=False)
+    if role == "node":
+        seeds, backup = [cfg.host, *cfg.voters, *([cfg.upstream_host] if cfg.upstream_host else [])], cfg.backup
+    elif role == "pgpool":
+        seeds, backup = [b.host for b in cfg.backends], cfg.backup
+    else:
+        seeds, backup = list(cfg.hosts), ("localhost", cfg.metrics_port)
+    return cfg, list(dict.fromkeys(seeds)), backup
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON line per event instead of the table.")
+def history(as_json):
+    """In any container: every promotion, switchover, fence, unfence, rejoin and recovery, newest last."""
+    import json
+
+    from .cluster.endpoint import get_json
+    from .cluster.overview import members
+
+    cfg, seeds, _backup = _where_am_i("history")
+    primary, nodes = members(seeds, cfg.status_port)
+    running = [n["host"] for n in nodes if n["role"] in ("primary", "standby")]
+    for host in dict.fromkeys([*([primary] if primary else []), *running]):  # the primary's copy is the newest
+        events = get_json(host, cfg.status_port, "/history", timeout=5)
+        if events is not None:
+            break
+    else:
+        _fail(["no running node answered /history on its status port."])
+    for e in events:
+        click.echo(json.dumps(e) if as_json else
+                   f"{e['at'][:23]}  {e['node']:<7} {e['event']:<24} {e['timeline'] or '-':>3}  {e['reason']}")
+
+
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="One JSON document instead of the tables.")
 def status(as_json):
@@ -131,18 +170,8 @@ def status(as_json):
 
     from .cluster.overview import gather, render
 
-    role = config.role_here()
-    if role is None:
-        _fail(["run the status in a node, router or backup container (none of NODE_NAME, BACKENDS or "
-               "REPLICATION_HOST is set here)."])
-    cfg = _load(role, judge=False)
-    if role == "node":
-        seeds, backup = [cfg.host, *cfg.voters, *([cfg.upstream_host] if cfg.upstream_host else [])], cfg.backup
-    elif role == "pgpool":
-        seeds, backup = [b.host for b in cfg.backends], cfg.backup
-    else:
-        seeds, backup = list(cfg.hosts), ("localhost", cfg.metrics_port)
-    found = gather(list(dict.fromkeys(seeds)), cfg.routers, backup, cfg.status_port)
+    cfg, seeds, backup = _where_am_i("status")
+    found = gather(seeds, cfg.routers, backup, cfg.status_port)
     click.echo(json.dumps(found, indent=2) if as_json else "\n".join(render(found, bool(backup))))
 
 
@@ -159,7 +188,7 @@ def switchover(target, timeout):
     if role not in ("node", "pgpool"):
         _fail(["run the switchover in a router or node container (it needs ROUTERS and CONTROL_PASSWORD)."])
     cfg = _load(role)
-    log.setup("switchover", cfg.log_level)
+    log.setup("switchover", cfg.log_level, cfg.log_format)
     nodes = [b.host for b in cfg.backends] if role == "pgpool" else list(cfg.voters)
     try:
         said = Switchover(nodes, cfg.routers, cfg.status_port, cfg.control_password).run(target, timeout)
@@ -192,7 +221,7 @@ def backup(incremental):
     from .backup.scheduler import take_backup
 
     cfg = _load("barman")
-    log.setup("backup", cfg.log_level)
+    log.setup("backup", cfg.log_level, cfg.log_format)
     try:
         backup_id = take_backup(cfg, "incremental" if incremental else "full")
     except PgclusterError as exc:
@@ -216,7 +245,7 @@ def recover(target_time, target_lsn, target_name, latest, primary, into):
     except ConfigError as exc:
         _fail(exc.problems)
     cfg = _load("barman")
-    log.setup("recover", cfg.log_level)
+    log.setup("recover", cfg.log_level, cfg.log_format)
     try:
         if into:
             backup, reached = recovery.restore(cfg, target, into)

@@ -1,12 +1,15 @@
 """A small HTTP server in a daemon thread: the nodes' and routers' endpoints, Barman's /metrics.
 
-GET routes answer a body built on each request; POST routes take a JSON body and answer JSON. An
-answer that cannot be built is a 503 and a log line, never a dead thread.
+GET routes answer a body built on each request from the query string, with 200 or a status of their own
+(HEAD and OPTIONS answer the same status without a body, for load balancers' health checks); POST routes
+take a JSON body and answer JSON. An answer that cannot be built is a 503 and a log line, never a dead
+thread.
 """
 import json
 import logging
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl, urlsplit
 
 logger = logging.getLogger(__name__)
 
@@ -23,28 +26,35 @@ class _Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     def _path(self):
-        return self.path.split("?")[0].rstrip("/")
+        return urlsplit(self.path).path.rstrip("/")
 
-    def _send(self, status, content_type, body):
+    def _send(self, status, content_type, body, with_body=True):
+        body = body if with_body else b""
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
 
-    def do_GET(self):  # noqa: N802 (http.server's name)
+    def do_GET(self, with_body=True):  # noqa: N802 (http.server's name)
         route = self.server.get.get(self._path())
         if route is None:
             self.send_error(404)
             return
         content_type, body = route
         try:
-            payload = body().encode()
+            answer = body(dict(parse_qsl(urlsplit(self.path).query)))
+            status, text = answer if isinstance(answer, tuple) else (200, answer)
         except Exception as exc:  # an answer that cannot be built must never take the container down
             logger.warning("Could not answer %s: %s.", self.path, exc)
             self.send_error(503)
             return
-        self._send(200, content_type, payload)
+        self._send(status, content_type, text.encode(), with_body)
+
+    def do_HEAD(self):  # noqa: N802
+        self.do_GET(with_body=False)
+
+    do_OPTIONS = do_HEAD  # HAProxy's `option httpchk` asks with OPTIONS unless told otherwise
 
     def do_POST(self):  # noqa: N802
         handler = self.server.post.get(self._path())
@@ -69,7 +79,8 @@ class _Handler(BaseHTTPRequestHandler):
 def serve(port, get=None, post=None):
     """Serve routes from a daemon thread; return the server.
 
-    get: {path: (content type, body() -> str)}; post: {path: handler(body, headers, client) -> (status, dict)}.
+    get: {path: (content type, body(query) -> str or (status, str))};
+    post: {path: handler(body, headers, client) -> (status, dict)}.
     """
     server = _Server(("0.0.0.0", port), _Handler)
     server.get, server.post = dict(get or {}), dict(post or {})

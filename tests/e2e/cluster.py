@@ -21,10 +21,13 @@ COMPOSE_FILE = ROOT / "docker-compose" / "docker-compose.yml"
 SERVICES = ("pgmaster", "pgslave1", "pgslave2", "pgslave3")
 ROUTERS = ("pgpool", "pgpool2")
 ALL_SERVICES = SERVICES + ROUTERS + ("backup",)
+PROFILES = {"haproxy": "haproxy", "monitoring": "prometheus"}  # compose profile: its service
 PGBOUNCER = 6432  # the routers' PgBouncer port inside the container
+HAPROXY = 5000  # HAProxy's primary port; replicas on 5001 (docker-compose/haproxy.cfg)
 NODE_NAMES = {"pgmaster": "node1", "pgslave1": "node2", "pgslave2": "node3", "pgslave3": "node4"}
 PORT_VARIABLES = ("PGMASTER_PORT", "PGSLAVE1_PORT", "PGSLAVE2_PORT", "PGSLAVE3_PORT", "PGPOOL_PORT", "PGPOOL2_PORT",
-                  "PGBOUNCER_PORT", "PGBOUNCER2_PORT", "BACKUP_METRICS_PORT")
+                  "PGBOUNCER_PORT", "PGBOUNCER2_PORT", "BACKUP_METRICS_PORT", "HAPROXY_PORT",
+                  "HAPROXY_REPLICAS_PORT", "HAPROXY_STATS_PORT", "PROMETHEUS_PORT")
 
 
 def wait_for(predicate, timeout, what, interval=0.5):
@@ -44,8 +47,10 @@ def wait_for(predicate, timeout, what, interval=0.5):
 
 
 class Cluster:
-    def __init__(self, name, workdir, services_yaml="", compose_file=COMPOSE_FILE, services=ALL_SERVICES):
-        """services_yaml: more service overrides, indented as under `services:` in the override file."""
+    def __init__(self, name, workdir, services_yaml="", compose_file=COMPOSE_FILE, services=ALL_SERVICES, profiles=()):
+        """services_yaml: more service overrides, indented as under `services:` in the override file;
+        profiles: the compose profiles to enable (their services are added to `services`)."""
+        services = tuple(services) + tuple(PROFILES[p] for p in profiles)
         self.project = f"pgct{name}"
         self.services = services
         self.workdir = Path(workdir)
@@ -63,7 +68,7 @@ class Cluster:
                                    for name in ("postgres_password", "replication_password", "pcp_password",
                                                 "control_password", "db_users")))
         self.files = [str(compose_file), str(override)]
-        self.env = dict(os.environ, **{v: "" for v in PORT_VARIABLES})
+        self.env = dict(os.environ, **{v: "" for v in PORT_VARIABLES}, COMPOSE_PROFILES=",".join(profiles))
         self._ports = {}
 
     @property

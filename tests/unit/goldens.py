@@ -1,4 +1,4 @@
-"""Golden files: every file the images generate, rendered from fixed environments.
+"""Golden files: every file the images generate, rendered from fixed environments, and the node's metrics.
 
 test_goldens.py compares; `make goldens` (python -m tests.unit.goldens) rewrites them after an
 intended change. No environment variable changes what a test does.
@@ -10,12 +10,16 @@ from unittest import mock
 from pgcluster import config
 from pgcluster.backup import files as barman_files
 from pgcluster.node import files as node_files
+from pgcluster.node import metrics as node_metrics
 from pgcluster.node import settings as node_settings
 from pgcluster.pgpool import files as pgpool_files
+from pgcluster.pgpool import metrics as router_metrics
 from pgcluster.pgpool import paths as pgpool_paths
 from pgcluster.pgpool import pgbouncer
+from pgcluster.pgpool.pcp import PoolNode
 
 from .conftest import DATA, fake_pgbouncer_judge, fake_postgres_judge
+from .helpers import down, primary, standby
 
 GOLDEN = Path(__file__).parent / "golden"
 NODE_ENV = {
@@ -44,7 +48,34 @@ def rendered():
     bouncer = pgbouncer.render_all(config.load("pgpool", PGPOOL_ENV), "pgmaster", ["pgslave1", "pgslave3"])
     for path, (content, mode) in bouncer.items():
         found[f"pgpool-{os.path.basename(path)}"] = (content, mode)
+    found["node-metrics.txt"] = (node_metrics_text(), 0o644)
+    found["pgpool-metrics.txt"] = (router_metrics_text(), 0o600)
     return found
+
+
+def router_metrics_text():
+    """/metrics of a router with one backend down and a client waiting in PgBouncer."""
+    nodes = {0: PoolNode("pgmaster", 5432, "up", 0.5, "primary"), 1: PoolNode("pgslave1", 5432, "down", 0.5, "standby")}
+    pool_nodes = [{"hostname": "pgmaster", "port": "5432", "select_cnt": "12", "replication_delay": "0"},
+                  {"hostname": "pgslave1", "port": "5432", "select_cnt": "3", "replication_delay": "4096"}]
+    processes = [{"status": "Idle"}, {"status": "Idle"}, {"status": "Wait for connection"}]
+    pools = [{"database": "pgbouncer", "user": "pgbouncer", "cl_active": 1},
+             {"database": "app", "user": "postgres", "cl_active": 2, "cl_waiting": 1, "sv_active": 2, "sv_idle": 0,
+              "maxwait": 1, "maxwait_us": 500000}]
+    stats = [{"database": "app", "total_xact_count": 40, "total_query_count": 80, "total_received": 1000,
+              "total_sent": 2000, "total_query_time": 1500000}]
+    return router_metrics.render([("pgbouncer_paused", {}, 0), ("pgpool_up", {}, 1), ("pgbouncer_up", {}, 1)]
+                                 + router_metrics.pgpool_samples(nodes, pool_nodes, processes)
+                                 + router_metrics.pgbouncer_samples(pools, stats))
+
+
+def node_metrics_text():
+    """/metrics of a standby one partner of which does not answer."""
+    record = node_metrics.Record(decided_at=100.0, failovers=1, switchovers=2, fences=0)
+    me = standby("pgslave1", node="node2", lsn=100, upstream="pgmaster", timeline=2)
+    answers = {"pgmaster": primary("pgmaster", timeline=2, lsn=4196), "pgslave3": down("pgslave3")}
+    return node_metrics.render(me, 1.5, answers, ("pgmaster", "pgslave1", "pgslave3"), record,
+                               disk=(10 << 30, 4 << 30), now=112.25)
 
 
 def main():

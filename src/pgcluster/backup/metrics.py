@@ -13,7 +13,7 @@ import threading
 import time
 from datetime import datetime
 
-from .. import httpserve
+from .. import httpserve, prometheus
 from ..parsers import key_values
 from . import barman
 
@@ -103,19 +103,14 @@ METRICS = (
     ("barman_last_incremental_backup_size_bytes", "Size of the newest completed incremental base backup."),
     ("barman_wal_archive_delay_seconds", "Seconds since the newest WAL file reached the archive."),
     ("barman_disk_free_bytes", "Free space on the volume holding the backups."),
+    ("barman_disk_size_bytes", "Size of the volume holding the backups."),
 )
 
 
 def render(server, values):
     """Prometheus text exposition: HELP and TYPE for each metric; absent values are left out."""
-    lines = []
-    for name, doc in METRICS:
-        lines += [f"# HELP {name} {doc}", f"# TYPE {name} gauge"]
-        value = values.get(name)
-        if value is not None:
-            shown = str(value) if isinstance(value, int) else repr(float(value))
-            lines.append(f'{name}{{server="{server}"}} {shown}')
-    return "\n".join(lines) + "\n"
+    return prometheus.render([(name, "gauge", doc) for name, doc in METRICS],
+                             [(name, {"server": server}, values.get(name)) for name, _ in METRICS])
 
 
 def collect(cfg, now=None):
@@ -126,6 +121,7 @@ def collect(cfg, now=None):
     last_incremental = incremental[-1] if incremental else None
     check = barman.run("check", cfg.server, check=False, timeout=60)
     wal_time = last_wal_time(cfg)
+    disk = shutil.disk_usage(cfg.backup_dir)
     return {
         "barman_check_ok": 1 if check.returncode == 0 else 0,
         "barman_backups": len(done),
@@ -136,7 +132,8 @@ def collect(cfg, now=None):
         "barman_last_incremental_backup_end_timestamp_seconds": last_incremental["end"] if last_incremental else None,
         "barman_last_incremental_backup_size_bytes": last_incremental["size"] if last_incremental else None,
         "barman_wal_archive_delay_seconds": max(0.0, now - wal_time) if wal_time else None,
-        "barman_disk_free_bytes": shutil.disk_usage(cfg.backup_dir).free,
+        "barman_disk_free_bytes": disk.free,
+        "barman_disk_size_bytes": disk.total,
     }
 
 
@@ -163,5 +160,5 @@ def serve(port):
         with _latest["lock"]:
             return _latest[key]
 
-    return httpserve.serve(port, get={"/metrics": ("text/plain; version=0.0.4; charset=utf-8", lambda: latest("text")),
-                                      "/backup": ("application/json", lambda: json.dumps(latest("summary")))})
+    return httpserve.serve(port, get={"/metrics": (prometheus.CONTENT_TYPE, lambda _q: latest("text")),
+                                      "/backup": ("application/json", lambda _q: json.dumps(latest("summary")))})

@@ -23,10 +23,11 @@ _addresses = {}
 _asks = ThreadPoolExecutor(max_workers=32, thread_name_prefix="ask")
 
 
-def serve(port, snapshot, post=None):
-    """Serve snapshot() (a NodeStatus) as JSON on port, and the POST routes (control.py); return the server."""
-    route = ("application/json", lambda: snapshot().to_json())
-    return httpserve.serve(port, get={"": route, "/status": route}, post=post)
+def serve(port, snapshot, get=None, post=None):
+    """Serve snapshot() (a NodeStatus) as JSON on port, with more GET routes (the role API, /metrics) and the
+    POST routes (control.py); return the server."""
+    route = ("application/json", lambda _query: snapshot().to_json())
+    return httpserve.serve(port, get={"": route, "/status": route, **(get or {})}, post=post)
 
 
 def address(host):

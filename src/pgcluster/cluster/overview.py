@@ -10,9 +10,8 @@ from .endpoint import ask_all, get_json
 from .primary import find_primary
 
 
-def gather(seeds, routers, backup, port, timeout=2.0):
-    """{"primary", "nodes": [...], "routers": {host: view or None}, "backup": summary or None}.
-    seeds: the node hosts this container knows; backup: (host, port) or ()."""
+def members(seeds, port, timeout=2.0):
+    """(the primary's host or None, [every node's row]): the seeds asked, and every node they know."""
     statuses = ask_all(seeds, port, timeout)
     more = sorted({m for s in statuses.values() for m in s.members if m} - set(statuses))
     if more:
@@ -28,7 +27,14 @@ def gather(seeds, routers, backup, port, timeout=2.0):
                       "state": status.state.value, "reason": status.reason, "upstream": status.upstream,
                       "streaming": status.streaming, "timeline": status.timeline, "lag_bytes": lag,
                       "fenced": status.fenced, "priority": status.priority})
-    return {"primary": primary.host if primary else None, "nodes": nodes,
+    return (primary.host if primary else None), nodes
+
+
+def gather(seeds, routers, backup, port, timeout=2.0):
+    """{"primary", "nodes": [...], "routers": {host: view or None}, "backup": summary or None}.
+    seeds: the node hosts this container knows; backup: (host, port) or ()."""
+    primary, nodes = members(seeds, port, timeout)
+    return {"primary": primary, "nodes": nodes,
             "routers": {r: get_json(r, port, "/router", timeout) for r in routers},
             "backup": get_json(backup[0], backup[1], "/backup", timeout) if backup else None}
 

@@ -20,3 +20,10 @@ def has_quorum(visible, voters):
 def tally(visible, voters):
     """'N of M', for log lines and health checks."""
     return f"{seen(visible, voters)} of {len(voters)}"
+
+
+def majority_follows(host, answers, voters):
+    """(True when a majority of the voters runs with host as its primary, 'N of M'): host counts for itself;
+    answers: {host: NodeStatus} of the others."""
+    followers = {host} | {h for h, a in answers.items() if a.running and a.primary == host}
+    return has_quorum(followers, voters), tally(followers, voters)

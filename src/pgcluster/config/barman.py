@@ -23,6 +23,7 @@ class BarmanConfig:
     routers: tuple
     status_port: int
     log_level: str
+    log_format: str
 
 
 def load_barman(env, judge=True):

@@ -38,7 +38,9 @@ class NodeConfig:
     routers: tuple
     backup: tuple
     status_port: int
+    postgres_exporter_port: int
     log_level: str
+    log_format: str
 
     @property
     def initial_primary(self):

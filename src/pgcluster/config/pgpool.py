@@ -23,6 +23,7 @@ class PgpoolConfig:
     backup: tuple
     status_port: int
     log_level: str
+    log_format: str
 
 
 def load_pgpool(env, judge=True):

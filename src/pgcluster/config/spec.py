@@ -132,8 +132,13 @@ SPEC = (
     Var("STATUS_PORT", ALL, "8008", p.integer(1, 65535),
         "Port of every node's status endpoint: served by each node, asked by its partners, "
         "the health checks, the router's watcher and the backup container's recovery."),
+    Var("POSTGRES_EXPORTER_PORT", NODE, "9187", p.integer(0, 65535),
+        "Port of prometheus-postgres-exporter (PostgreSQL's statistics for Prometheus); 0: not started."),
     Var("LOG_LEVEL", ALL, "INFO", p.choice("debug", "info", "warning", "error"),
         "Verbosity of pgcluster's own log lines."),
+    Var("LOG_FORMAT", ALL, "text", p.choice("text", "json"),
+        "text: one sentence a line after the time, node and level; json: one JSON object a line (time, level, "
+        "node, component, event, message and a decision's fields), PostgreSQL's and the routers' lines too."),
     # --- pgpool -------------------------------------------------------------------------
     Var("BACKENDS", PGPOOL, REQUIRED, p.backends,
         "The PostgreSQL nodes, as num:host:port:weight:data_dir:flag entries separated by commas; "

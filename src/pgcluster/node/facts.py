@@ -32,6 +32,7 @@ class Live:
     streaming: bool = False
     upstream_last_seen: float = -1.0  # a standby: seconds since repmgrd last reached the upstream
     members: tuple = ()   # every node registered in the (replicated) repmgr metadata, by host
+    replay_delay: float = 0.0  # a standby: seconds since the commit it replayed last, while WAL waits replay
 
 
 class LiveProbe:
@@ -63,16 +64,20 @@ def read_live(conn, host):
             SELECT pg_current_wal_lsn()::text,
                    ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int""", timeout=3)[0]
         return Live(role="primary", lsn=parse_lsn(lsn), timeline=timeline, primary=host, members=members(conn))
-    lsn, received_tli, checkpoint_tli, sender, state, conninfo = db.rows(conn, """
+    lsn, received_tli, checkpoint_tli, sender, state, conninfo, delay = db.rows(conn, """
         SELECT greatest(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::text,
                (SELECT received_tli FROM pg_stat_wal_receiver),
                (SELECT timeline_id FROM pg_control_checkpoint()),
                (SELECT sender_host FROM pg_stat_wal_receiver),
                (SELECT status FROM pg_stat_wal_receiver),
-               current_setting('primary_conninfo')""", timeout=3)[0]
+               current_setting('primary_conninfo'),
+               CASE WHEN pg_last_wal_receive_lsn() IS DISTINCT FROM pg_last_wal_replay_lsn()
+                    THEN extract(epoch FROM clock_timestamp() - pg_last_xact_replay_timestamp()) END
+        """, timeout=3)[0]
     return Live(role="standby", lsn=parse_lsn(lsn), timeline=received_tli or checkpoint_tli or 0,
                 primary=known_primary(conn), upstream=sender or host_of(conninfo), streaming=state == "streaming",
-                upstream_last_seen=upstream_last_seen(conn), members=members(conn))
+                upstream_last_seen=upstream_last_seen(conn), members=members(conn),
+                replay_delay=max(0.0, float(delay or 0)))
 
 
 def upstream_last_seen(conn):

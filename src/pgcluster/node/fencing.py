@@ -67,11 +67,13 @@ class Fencing:
             # A round right after a freeze saw the majority again before this tick ran: the freeze still counts.
             why = (f"this primary saw no majority of its partners for {gap:.1f} s (it was frozen or starved) "
                    f"before its last round of asks reached {seen}; a standby may have been promoted meanwhile")
-            logger.warning("Fencing: %s; restarting PostgreSQL read-only, which ends every session.", why)
+            logger.warning("Fencing: %s; restarting PostgreSQL read-only, which ends every session.", why,
+                           extra={"event": "fence", "reason": why})
             raise Redecide(why, urgent=True, decision=Decision(Action.FENCE, why))
         unseen_for = time.monotonic() - max(self.since, self.watch.majority_at)
         if unseen_for > cfg.fence_timeout:
             last = f"its last round of asks reached {seen}" if fresh else "no round of asks has finished since"
             why = f"this primary has not seen a majority of its partners for {unseen_for:.1f} s ({last})"
-            logger.warning("Fencing: %s; restarting PostgreSQL read-only, which ends every session.", why)
+            logger.warning("Fencing: %s; restarting PostgreSQL read-only, which ends every session.", why,
+                           extra={"event": "fence", "reason": why})
             raise Redecide(why, urgent=True, decision=Decision(Action.FENCE, why))

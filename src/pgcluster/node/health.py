@@ -1,6 +1,6 @@
 """The node's health check (PostDock's is_major_master); returns (healthy, sentence)."""
 from ..cluster.endpoint import Client
-from ..cluster.quorum import has_quorum, tally
+from ..cluster.quorum import majority_follows
 
 
 def is_major_master(cfg, client=None):
@@ -21,8 +21,7 @@ def is_major_master(cfg, client=None):
     if me.role != "primary":
         return True, f"{cfg.node_name}: standby of {me.upstream or 'an upstream that is not connected'}."
     answers = client.ask_all([h for h in cfg.voters if h != cfg.host], timeout=2)
-    followers = {cfg.host} | {h for h, a in answers.items() if a.running and a.primary == cfg.host}
-    count = tally(followers, cfg.voters)
-    if has_quorum(followers, cfg.voters):
+    ok, count = majority_follows(cfg.host, answers, cfg.voters)
+    if ok:
         return True, f"{cfg.node_name}: primary followed by {count} partners (itself included)."
     return False, f"{cfg.node_name}: primary followed by only {count} partners; it does not hold the majority."

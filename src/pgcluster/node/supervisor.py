@@ -15,11 +15,14 @@ import psycopg2
 from ..cluster import endpoint
 from ..cluster.status import NodeState
 from ..errors import CommandError, FatalError, Redecide
-from . import datadir, promotion, restore, service
+from . import datadir, endpoints, promotion, restore, service
 from .facts import LiveProbe, gather
 from .fencing import Fencing
 from .control import Control
+from .exporter import Exporter
 from .healing import Healing
+from .history import History
+from .metrics import Record
 from .partners import PartnerWatch
 from .repmgrd import Repmgrd
 from .role import Action, Decision, decide_role
@@ -49,6 +52,7 @@ class Supervisor:
         self.client = endpoint.Client(cfg.status_port)
         self.server = Server(cfg.pgdata)
         self.repmgrd = Repmgrd(cfg.pgdata)
+        self.exporter = Exporter(cfg)
         self.requests = service.Requests()
         self.state, self.reason = NodeState.STARTING, ""
         self.starting = True
@@ -56,10 +60,12 @@ class Supervisor:
         self.watch = PartnerWatch(cfg, self.client, self.stopping, self.on_freeze)  # its rounds: fencing, takeover
         self.frozen_for = None  # seconds of a freeze that stopped this primary's server, until the loop fences
         self.control = Control(self)
+        self.history = History(self)
         self.duties = [restore.Restore(self), Fencing(self), Takeover(self), SyncReplication(self), SlotSync(self),
-                       Healing(self)]
+                       Healing(self), self.history]
         self.probe = LiveProbe(cfg)
         self.live = None  # the local server's facts as of the last tick
+        self.record = Record()  # promotions and fences, for /metrics
 
     # --- what duties and the status endpoint see ------------------------------------------------
     @property
@@ -90,7 +96,8 @@ class Supervisor:
             return
         self.frozen_for = seconds
         logger.warning("Fencing: this primary was frozen for %.1f s, longer than FENCE_TIMEOUT, and a standby may "
-                       "have been promoted meanwhile; stopping PostgreSQL at once.", seconds)
+                       "have been promoted meanwhile; stopping PostgreSQL at once.", seconds,
+                       extra={"event": "fence", "reason": f"frozen for {seconds:.1f} s"})
         self.server.signal(signal.SIGQUIT)
         self.wakeup.set()
 
@@ -113,7 +120,7 @@ class Supervisor:
         self.requests.install()
         signal.signal(signal.SIGTERM, self._on_stop)
         signal.signal(signal.SIGINT, self._on_stop)
-        endpoint.serve(self.cfg.status_port, self.status, post=self.control.routes())
+        endpoint.serve(self.cfg.status_port, self.status, get=endpoints.routes(self), post=self.control.routes())
         self.watch.start()
         try:
             return self.serve_roles()
@@ -143,10 +150,14 @@ class Supervisor:
                     self.control.answer_demoted()
                     decision = self.control.hold()
                     continue
-                resuming = datadir.facts(self.cfg.pgdata).was_primary and not self.control.leased()
+                before = datadir.facts(self.cfg.pgdata)
+                restored, fenced_before = datadir.is_restored(self.cfg.pgdata), datadir.is_fenced(self.cfg.pgdata)
+                resuming = before.was_primary and not self.control.leased()
                 if decision.action is Action.START_PRIMARY and resuming:
                     decision = self.resume_or_not(decision)
                 self.transitions.carry_out(decision)
+                self.history.took_role(decision, before.was_primary, fenced_before, restored)
+                self.exporter.restart()
                 fenced = decision.action is Action.FENCE
                 if not fenced:
                     self.repmgrd.start()
@@ -159,6 +170,7 @@ class Supervisor:
                 continue
             self.starting, failed_starts = False, 0
             self.state, self.reason = (NodeState.FENCED, decision.reason) if fenced else (NodeState.RUNNING, "")
+            self.record.took_role(fenced)
             self.frozen_for = None  # a freeze before this role began is the fence just carried out, or moot
             for duty in self.duties:
                 duty.reset()
@@ -189,7 +201,9 @@ class Supervisor:
             self.reason = decision.reason
             now = time.monotonic()
             if decision.reason != last or now - last_logged > 30:
-                logger.info("Decided to %s: %s.", decision.action.value, decision.reason)
+                logger.info("Decided to %s: %s.", decision.action.value, decision.reason,
+                            extra={"event": "decision", "action": decision.action.name.lower(),
+                                   "reason": decision.reason})
                 last, last_logged = decision.reason, now
             if decision.action is not Action.WAIT:
                 return decision
@@ -215,9 +229,13 @@ class Supervisor:
                 self.repmgrd.stop()
                 return 1
             self.requests.serve(self.server.running, self.restart_server)
+            self.exporter.watch()
             if not self.fenced:
                 self.repmgrd.watch()
-            self.live = live = self.probe.read()
+            before, self.live = self.live, self.probe.read()
+            live = self.live
+            if before and live and before.role == "standby" and live.role == "primary":
+                self.promoted(live)
             self.control.serve(live)
             for duty in self.duties:
                 try:
@@ -229,6 +247,17 @@ class Supervisor:
         self.shutdown()
         return 0
 
+    def promoted(self, live):
+        """This standby runs as primary now: repmgrd promoted it after a failure, or a switchover did."""
+        switchover = self.control.leased()
+        self.record.promoted(switchover)
+        kind = "switchover" if switchover else "failover"
+        logger.info("Promoted by %s: this node is the primary now, on timeline %s.",
+                    "a switchover" if switchover else "a failover", live.timeline,
+                    extra={"event": "promotion", "kind": kind, "timeline": live.timeline})
+        self.history.note(kind if switchover else "promotion",
+                          "a planned switchover" if switchover else "the primary failed", live.timeline)
+
     def restart_server(self):
         """repmgr's service restart: the role stays what it was."""
         state = self.state
@@ -239,6 +268,7 @@ class Supervisor:
     def shutdown(self):
         self.state = NodeState.STOPPING
         self.repmgrd.stop()
+        self.exporter.stop()
         code = self.server.stop()
         logger.info("PostgreSQL stopped (exit code %s).", code)
 

@@ -8,7 +8,7 @@ retarget  point PgBouncer at the new primary now (the watcher would within a rou
           and fail every new session until then; without it, pgpool looks for the primary at once.
 
 GET /router on STATUS_PORT answers this router's view (status.py): pgpool's backends, what PgBouncer points
-at, whether it is paused, and its pools.
+at, whether it is paused, and its pools; GET /metrics the same and more for Prometheus (metrics.py).
 """
 import json
 import logging
@@ -17,10 +17,10 @@ import time
 
 import psycopg2
 
-from .. import httpserve
+from .. import httpserve, prometheus
 from ..cluster import control
 from ..errors import PgclusterError
-from . import pcp, status
+from . import metrics, pcp, status
 
 logger = logging.getLogger(__name__)
 
@@ -33,10 +33,14 @@ class RouterControl:
 
     def serve(self):
         actions = {"pause": self.pause, "resume": self.resume, "retarget": self.retarget}
-        return httpserve.serve(self.cfg.status_port, get={"/router": ("application/json", self.view)},
+        get = {"/router": ("application/json", self.view), "/metrics": (prometheus.CONTENT_TYPE, self.metrics)}
+        return httpserve.serve(self.cfg.status_port, get=get,
                                post=control.route(self.cfg.control_password, actions, "this router"))
 
-    def view(self):
+    def metrics(self, _query=None):
+        return metrics.render(metrics.collect(self.cfg, self.pgbouncer, self.paused_until > time.monotonic()))
+
+    def view(self, _query=None):
         return json.dumps(status.view(self.cfg, self.pgbouncer, self.paused_until > time.monotonic()), default=str)
 
     def pause(self, body):
