@@ -66,9 +66,11 @@ bench: venv images
 	$(VENV)/bin/python bench/failover --runs 5 --modes eventual --via pgpool --fault pause
 	$(VENV)/bin/python bench/failover --runs 5 --modes eventual --via pgpool --fault disconnect
 	$(VENV)/bin/python bench/failover --runs 5 --modes eventual --via pgbouncer
+	$(VENV)/bin/python bench/failover --runs 5 --modes eventual --via haproxy
 	$(VENV)/bin/python bench/switchover --runs 5
 	$(VENV)/bin/python bench/router
 	$(VENV)/bin/python bench/router --clients 1 --threads 1
 	$(VENV)/bin/python bench/backup
 	$(VENV)/bin/python bench/chaos --minutes 15 --mode strict --seed 7
 	$(VENV)/bin/python bench/startup
+	$(VENV)/bin/python bench/idle

@@ -1,6 +1,7 @@
 """The `pgcluster` command: container entrypoints, checks and operator tools (wiring only)."""
 import logging
 import os
+import socket
 import sys
 
 import click
@@ -29,6 +30,8 @@ def _start(role, name):
     cfg = _load(role)
     os.umask(0o077)
     log.setup(name(cfg), cfg.log_level, cfg.log_format)
+    if cfg.log_format == "json":
+        log.capture_stderr()
     return cfg
 
 
@@ -117,7 +120,7 @@ def pgpool_run():
     from .pgpool import files
     from .pgpool.router import Router
 
-    cfg = _start("pgpool", lambda c: "pgpool")
+    cfg = _start("pgpool", lambda c: socket.gethostname())  # pgpool, pgpool2: which router says it
     files.write_all(cfg)
     _run_until_exit(Router(cfg))
 

@@ -7,8 +7,10 @@ action and reason). A child process's line is parsed into its own fields where i
 """
 import json
 import logging
+import os
 import re
 import sys
+import threading
 import time
 
 # Record attributes every LogRecord has; anything else came from `extra` and goes into the JSON object.
@@ -58,3 +60,22 @@ def setup(name, level="info", fmt="text"):
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+
+
+def capture_stderr():
+    """Send what reaches this process's standard error (file descriptor 2) through the log, one record a
+    line: in JSON mode nothing else may reach the container's output. libpq prints an error that arrives
+    while a connection is being made (a pgpool child's FATAL during a failover) there, with no prefix."""
+    read_end, write_end = os.pipe()
+    os.dup2(write_end, 2)
+    os.close(write_end)
+    sys.stderr = os.fdopen(2, "w", buffering=1, closefd=False)
+    stray = logging.getLogger("pgcluster.stderr")
+
+    def pump():
+        with os.fdopen(read_end, encoding="utf-8", errors="replace") as lines:
+            for line in lines:
+                if line.strip():
+                    stray.warning("%s", line.rstrip())
+
+    threading.Thread(target=pump, name="stderr", daemon=True).start()

@@ -1,6 +1,8 @@
 """Log formatting: text and JSON, a child process's line, a decision's fields."""
 import json
 import logging
+import subprocess
+import sys
 
 import pytest
 
@@ -39,3 +41,13 @@ def test_json_lines_carry_the_component_the_event_and_the_decision_fields():
 def test_a_child_process_line_becomes_one_json_object_with_its_own_fields(name, line, fields):
     entry = json.loads(log.formatter("node1", "json").format(record(name, "%s", line)))
     assert {k: entry[k] for k in fields} == fields and entry["event"] == "log"
+
+
+def test_in_json_mode_what_reaches_standard_error_becomes_json_lines_too():
+    script = ("import os, time; from pgcluster import log; log.setup('node1', 'info', 'json'); log.capture_stderr(); "
+              "os.write(2, b'FATAL:  unable to read data from DB node 0\\nDETAIL:  EOF\\n'); time.sleep(0.5)")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=30)
+    entries = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [(e["component"], e["message"]) for e in entries] == [
+        ("stderr", "FATAL:  unable to read data from DB node 0"), ("stderr", "DETAIL:  EOF")]
+    assert done.stderr == ""

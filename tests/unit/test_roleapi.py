@@ -39,6 +39,17 @@ def ask(path, me, answers, age=0.5, query=None):
     ("/primary", PRIMARY, {"pgslave1": standby("pgslave1", of="pgslave3"), "pgslave3": primary("pgslave3", timeline=2)},
      0.5, None, 503, "pgslave3 runs as primary on a newer timeline"),
     ("/primary", PRIMARY, FOLLOWED, 6.0, None, 503, "has not heard from its partners for 6.0 s"),
+    # just promoted: its partners' primary failed, they stream from nobody and do not name it yet
+    ("/primary", primary("pgslave3", node="node4", timeline=2),
+     {"pgmaster": down("pgmaster"), "pgslave1": standby("pgslave1", streaming=False)}, 0.5, None, 200,
+     "followed by 2 of 3"),
+    # a standby that still streams from a running primary, or is ahead of this one, does not count
+    ("/primary", primary("pgslave3", node="node4", timeline=2),
+     {"pgmaster": down("pgmaster"), "pgslave1": standby("pgslave1", timeline=3, streaming=False)}, 0.5, None,
+     503, "followed by only 1 of 3"),
+    ("/primary", primary("pgslave3", node="node4", timeline=2),
+     {"pgmaster": primary("pgmaster", timeline=1), "pgslave1": standby("pgslave1", streaming=False)}, 0.5, None,
+     503, "followed by only 1 of 3"),
     ("/primary", primary("pgmaster", node="node1", fenced=True), FOLLOWED, 0.5, None, 503, "not a running, unfenced"),
     ("/primary", STANDBY, WITH_PRIMARY, 0.5, None, 503, "not a running, unfenced primary (standby, running)"),
     ("/replica", STANDBY, WITH_PRIMARY, 0.5, None, 200, "node2 streams from the primary pgmaster, 100 bytes behind"),

@@ -7,7 +7,7 @@ repmgr metadata is asked too, so the cascade shows wherever the command runs.
 from datetime import datetime, timezone
 
 from .endpoint import ask_all, get_json
-from .primary import find_primary
+from .primary import find_primary, lag_behind
 
 
 def members(seeds, port, timeout=2.0):
@@ -19,9 +19,7 @@ def members(seeds, port, timeout=2.0):
     primary = find_primary(statuses.values())
     nodes = []
     for status in sorted(statuses.values(), key=lambda s: (s.node_id or 1 << 31, s.host)):
-        lag = None
-        if primary and status.is_standby and status.timeline == primary.timeline:
-            lag = max(0, primary.lsn - status.lsn)
+        lag = lag_behind(status, primary) if primary and status.is_standby else None
         nodes.append({"host": status.host, "node": status.node, "reachable": status.reachable,
                       "role": status.role if status.running else "stopped" if status.reachable else "unknown",
                       "state": status.state.value, "reason": status.reason, "upstream": status.upstream,

@@ -26,3 +26,11 @@ def find_primary(statuses):
     rank = {c.host: (c.timeline, followers(c, statuses)) for c in candidates}
     best, second = sorted(candidates, key=lambda c: rank[c.host], reverse=True)[:2]
     return best if rank[best.host] != rank[second.host] else None
+
+
+def lag_behind(standby, primary):
+    """Bytes of WAL the standby has still to receive from the primary (as the answers show them), or None
+    when they are on different timelines."""
+    if primary.timeline != standby.timeline:
+        return None
+    return max(0, primary.lsn - standby.lsn)

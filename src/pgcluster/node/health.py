@@ -21,7 +21,7 @@ def is_major_master(cfg, client=None):
     if me.role != "primary":
         return True, f"{cfg.node_name}: standby of {me.upstream or 'an upstream that is not connected'}."
     answers = client.ask_all([h for h in cfg.voters if h != cfg.host], timeout=2)
-    ok, count = majority_follows(cfg.host, answers, cfg.voters)
+    ok, count = majority_follows(me, answers, cfg.voters)
     if ok:
         return True, f"{cfg.node_name}: primary followed by {count} partners (itself included)."
     return False, f"{cfg.node_name}: primary followed by only {count} partners; it does not hold the majority."

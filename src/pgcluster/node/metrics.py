@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass, field
 
 from .. import prometheus
-from ..cluster.primary import find_primary
+from ..cluster.primary import find_primary, lag_behind
 from ..cluster.status import NodeStatus
 
 METRICS = (
@@ -61,11 +61,7 @@ def render(me: NodeStatus, replay_delay, answers, voters, record: Record, disk=N
     now = time.monotonic() if now is None else now
     role = "primary" if me.is_running_primary else "standby" if me.is_standby else "none"
     primary = find_primary([me, *answers.values()])
-    lag = None
-    if me.is_standby and primary and primary.timeline == me.timeline:
-        lag = max(0, primary.lsn - me.lsn)
-    elif role == "primary":
-        lag = 0
+    lag = 0 if role == "primary" else lag_behind(me, primary) if me.is_standby and primary else None
     node = {"node": me.node}
     values = {
         "pgcluster_node_info": ({**node, "host": me.host, "state": me.state.value, "upstream": me.upstream}, 1),

@@ -16,7 +16,7 @@ import re
 import time
 from dataclasses import dataclass
 
-from ..cluster.primary import find_primary
+from ..cluster.primary import find_primary, lag_behind
 from ..cluster.quorum import majority_follows
 from ..cluster.status import NodeState, NodeStatus
 from .fencing import rival_with_precedence
@@ -51,17 +51,10 @@ def primary_check(me: NodeStatus, partners: Round, voters, fence_timeout) -> tup
     rival = rival_with_precedence(me.host, me.timeline, partners.answers, voters)
     if rival:
         return False, f"{rival} runs as primary on a newer timeline"
-    ok, count = majority_follows(me.host, partners.answers, voters)
+    ok, count = majority_follows(me, partners.answers, voters)
     if not ok:
         return False, f"{me.node} is followed by only {count} partners; it does not hold the majority"
     return True, f"{me.node} is the primary, followed by {count} partners (itself included)"
-
-
-def lag_behind(me: NodeStatus, primary: NodeStatus):
-    """Bytes this standby has still to receive from the primary (as of the round), or None across timelines."""
-    if primary.timeline != me.timeline:
-        return None
-    return max(0, primary.lsn - me.lsn)
 
 
 def replica_check(me: NodeStatus, partners: Round, max_lag=None) -> tuple:

@@ -30,14 +30,11 @@ class SlotSync:
         cfg = self.node.cfg
         if not live or live.role != "standby" or not syncs_slots(cfg):
             return
-        conn = self.node.local()
-        try:
-            conninfo = db.scalar(conn, "SELECT current_setting('primary_conninfo')")
-            if not conninfo or " dbname=" in f" {conninfo}":
-                return
-            db.execute(conn, "ALTER SYSTEM SET primary_conninfo = %s", (f"{conninfo} dbname={cfg.replication_db}",))
-            db.execute(conn, "SELECT pg_reload_conf()")
-        finally:
-            conn.close()
+        conn = self.node.kept()
+        conninfo = db.scalar(conn, "SELECT current_setting('primary_conninfo')")
+        if not conninfo or " dbname=" in f" {conninfo}":
+            return
+        db.execute(conn, "ALTER SYSTEM SET primary_conninfo = %s", (f"{conninfo} dbname={cfg.replication_db}",))
+        db.execute(conn, "SELECT pg_reload_conf()")
         logger.info("Added dbname=%s to primary_conninfo, which repmgr leaves out: the slot sync worker needs it "
                     "to keep failover slots on this standby.", cfg.replication_db)

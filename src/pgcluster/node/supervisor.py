@@ -78,6 +78,15 @@ class Supervisor:
     def local(self, dbname=None):
         return local_connect(self.cfg.postgres_user, dbname or self.cfg.replication_db)
 
+    def kept(self):
+        """The live probe's connection (REPLICATION_DB), kept between ticks, for the duties: they run in this
+        thread right after the probe, and a login of their own every tick cost each node two backend starts
+        a second, most of its idle CPU. Raises psycopg2.OperationalError while the server does not answer."""
+        conn = self.probe.conn
+        if conn is None or conn.closed:
+            raise psycopg2.OperationalError("the local server does not answer")
+        return conn
+
     def status(self):
         serving = self.state in (NodeState.RUNNING, NodeState.FENCED) and self.server.running()
         live = self.live if serving else None

@@ -59,15 +59,12 @@ class SyncReplication:
     def tick(self, live):
         if not live:
             return
-        conn = self.node.local()
-        try:
-            wanted = self.wanted(conn, live)
-            if wanted == self.current:
-                return
-            files.set_runtime(wanted)
-            db.execute(conn, "SELECT pg_reload_conf()")
-        finally:
-            conn.close()
+        conn = self.node.kept()
+        wanted = self.wanted(conn, live)
+        if wanted == self.current:
+            return
+        files.set_runtime(wanted)
+        db.execute(conn, "SELECT pg_reload_conf()")
         if live.role == "primary":
             self.announce(wanted)
         self.current = wanted

@@ -28,6 +28,7 @@ logger = logging.getLogger(__name__)
 class RouterControl:
     def __init__(self, cfg, pgbouncer, pcp=pcp):
         self.cfg, self.pgbouncer, self.pcp = cfg, pgbouncer, pcp
+        self.collector = metrics.Collector(cfg, pgbouncer)
         self.paused_until = 0.0
         self.lock = threading.Lock()
 
@@ -38,7 +39,7 @@ class RouterControl:
                                post=control.route(self.cfg.control_password, actions, "this router"))
 
     def metrics(self, _query=None):
-        return metrics.render(metrics.collect(self.cfg, self.pgbouncer, self.paused_until > time.monotonic()))
+        return metrics.render(self.collector.collect(self.paused_until > time.monotonic()))
 
     def view(self, _query=None):
         return json.dumps(status.view(self.cfg, self.pgbouncer, self.paused_until > time.monotonic()), default=str)

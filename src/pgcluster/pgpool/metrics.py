@@ -1,9 +1,11 @@
 """The router's /metrics on its status port: pgpool's backends and children, PgBouncer's pools and totals.
 
-collect() asks pgpool (PCP for each backend's status, weight and role; `SHOW pool_nodes` for its select
+Collector.collect asks pgpool (PCP for each backend's status, weight and role; `SHOW pool_nodes` for its select
 counts; `SHOW pool_processes` for its children) and PgBouncer's console (SHOW POOLS, SHOW STATS) on each
 scrape; render() is pure. A part that does not answer leaves its metrics out and sets its *_up gauge to 0.
 """
+import threading
+
 import psycopg2
 
 from .. import db, prometheus
@@ -87,30 +89,43 @@ def pgbouncer_samples(pools, stats):
     return samples
 
 
-def _sql(cfg, command):
-    conn = db.connect(paths.RUN_DIR, paths.PGPOOL_PORT, cfg.check_user, "postgres", timeout=2,
-                      application_name="pgcluster-metrics")
-    try:
-        return db.rows(conn, command, timeout=3, named=True)
-    finally:
-        conn.close()
+class Collector:
+    """Collects this router's samples on each scrape. Its login through pgpool is kept between scrapes:
+    a new one costs pgpool a connection to every backend, 70-400 ms here; after a failover pgpool ends it
+    and the next scrape logs in again."""
 
+    def __init__(self, cfg, pgbouncer):
+        self.cfg, self.pgbouncer = cfg, pgbouncer
+        self.conn = None
+        self.lock = threading.Lock()
 
-def collect(cfg, pgbouncer, paused):
-    """Every sample of this router, now."""
-    samples = [("pgbouncer_paused", {}, int(paused))]
-    try:
-        samples += pgpool_samples(pcp.nodes(cfg), _sql(cfg, "SHOW pool_nodes"), _sql(cfg, "SHOW pool_processes"))
-        samples.append(("pgpool_up", {}, 1))
-    except (PgclusterError, psycopg2.Error):
-        samples.append(("pgpool_up", {}, 0))
-    try:
-        samples += pgbouncer_samples(pgbouncer.console("SHOW POOLS", timeout=3, named=True),
-                                     pgbouncer.console("SHOW STATS", timeout=3, named=True))
-        samples.append(("pgbouncer_up", {}, 1))
-    except psycopg2.Error:
-        samples.append(("pgbouncer_up", {}, 0))
-    return samples
+    def sql(self, command):
+        if self.conn is None or self.conn.closed:
+            self.conn = db.connect(paths.RUN_DIR, paths.PGPOOL_PORT, self.cfg.check_user, "postgres", timeout=2,
+                                   application_name="pgcluster-metrics")
+        try:
+            return db.rows(self.conn, command, timeout=3, named=True)
+        except psycopg2.Error:
+            self.conn.close()
+            raise
+
+    def collect(self, paused):
+        """Every sample of this router, now."""
+        samples = [("pgbouncer_paused", {}, int(paused))]
+        with self.lock:  # two scrapes at once share the one login
+            try:
+                samples += pgpool_samples(pcp.nodes(self.cfg), self.sql("SHOW pool_nodes"),
+                                          self.sql("SHOW pool_processes"))
+                samples.append(("pgpool_up", {}, 1))
+            except (PgclusterError, psycopg2.Error):
+                samples.append(("pgpool_up", {}, 0))
+        try:
+            samples += pgbouncer_samples(self.pgbouncer.console("SHOW POOLS", timeout=3, named=True),
+                                         self.pgbouncer.console("SHOW STATS", timeout=3, named=True))
+            samples.append(("pgbouncer_up", {}, 1))
+        except psycopg2.Error:
+            samples.append(("pgbouncer_up", {}, 0))
+        return samples
 
 
 def render(samples):
