@@ -60,3 +60,14 @@ def forward_output(process, label, skip=None):
                 child_logger.info("%s: %s", label, line.rstrip())
 
     threading.Thread(target=pump, name=label, daemon=True).start()
+
+
+def stop_child(process, grace):
+    """SIGTERM to a child started with Popen, then SIGKILL after `grace` seconds; None does nothing."""
+    if process is not None and process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

@@ -49,11 +49,5 @@ class Exporter:
         self.start()
 
     def stop(self):
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        proc.stop_child(self.process, 5)
         self.process = None

@@ -28,13 +28,7 @@ class Repmgrd:
 
     def stop(self):
         """SIGTERM, then SIGKILL after 2 s: repmgrd keeps no state, and can hang in a name lookup."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(2)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        proc.stop_child(self.process, 2)
         self.process = None
 
     def restart(self):

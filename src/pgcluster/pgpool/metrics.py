@@ -1,6 +1,7 @@
 """The router's /metrics on its status port: pgpool's backends and children, PgBouncer's pools and totals.
 
-Collector.collect asks pgpool (PCP for each backend's status, weight and role; `SHOW pool_nodes` for its select
+Collector.collect asks pgpool (PCP for each backend's status, weight and role, as the watcher saw them at most
+3 s ago; `SHOW pool_nodes` for its select
 counts; `SHOW pool_processes` for its children) and PgBouncer's console (SHOW POOLS, SHOW STATS) on each
 scrape; render() is pure. A part that does not answer leaves its metrics out and sets its *_up gauge to 0.
 """
@@ -114,7 +115,7 @@ class Collector:
         samples = [("pgbouncer_paused", {}, int(paused))]
         with self.lock:  # two scrapes at once share the one login
             try:
-                samples += pgpool_samples(pcp.nodes(self.cfg), self.sql("SHOW pool_nodes"),
+                samples += pgpool_samples(pcp.recent_nodes(self.cfg), self.sql("SHOW pool_nodes"),
                                           self.sql("SHOW pool_processes"))
                 samples.append(("pgpool_up", {}, 1))
             except (PgclusterError, psycopg2.Error):
