@@ -65,7 +65,8 @@ def setup(name, level="info", fmt="text"):
 def capture_stderr():
     """Send what reaches this process's standard error (file descriptor 2) through the log, one record a
     line: in JSON mode nothing else may reach the container's output. libpq prints an error that arrives
-    while a connection is being made (a pgpool child's FATAL during a failover) there, with no prefix."""
+    while a connection is being made (a pgpool child's FATAL during a failover) there, with no prefix.
+    Returns the thread that forwards the lines; it ends once file descriptor 2 is closed."""
     read_end, write_end = os.pipe()
     os.dup2(write_end, 2)
     os.close(write_end)
@@ -78,4 +79,6 @@ def capture_stderr():
                 if line.strip():
                     stray.warning("%s", line.rstrip())
 
-    threading.Thread(target=pump, name="stderr", daemon=True).start()
+    thread = threading.Thread(target=pump, name="stderr", daemon=True)
+    thread.start()
+    return thread

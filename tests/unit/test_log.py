@@ -30,11 +30,14 @@ def test_json_lines_carry_the_component_the_event_and_the_decision_fields():
                                 "no majority.", "action": "fence", "reason": "no majority"}
 
 
+READY = "database system is ready to accept connections"
+MONITORING = '[2026-12-01 10:00:00] [NOTICE] monitoring cluster primary "node1" (ID: 1)'
+
+
 @pytest.mark.parametrize("name, line, fields", [
-    ("pgcluster.postgres", "postgres: [52] LOG:  database system is ready to accept connections",
-     {"component": "postgres", "pid": 52, "severity": "LOG", "message": "database system is ready to accept connections"}),
-    ("pgcluster.repmgrd", "repmgrd: [2026-12-01 10:00:00] [NOTICE] monitoring cluster primary \"node1\" (ID: 1)",
-     {"component": "repmgrd", "message": "[2026-12-01 10:00:00] [NOTICE] monitoring cluster primary \"node1\" (ID: 1)"}),
+    ("pgcluster.postgres", f"postgres: [52] LOG:  {READY}",
+     {"component": "postgres", "pid": 52, "severity": "LOG", "message": READY}),
+    ("pgcluster.repmgrd", f"repmgrd: {MONITORING}", {"component": "repmgrd", "message": MONITORING}),
     ("pgcluster.pgpool", "pgpool: 2026-12-01 10:00:00: pid 7: LOG:  failover done",
      {"component": "pgpool", "message": "2026-12-01 10:00:00: pid 7: LOG:  failover done"}),
 ])
@@ -44,8 +47,10 @@ def test_a_child_process_line_becomes_one_json_object_with_its_own_fields(name, 
 
 
 def test_in_json_mode_what_reaches_standard_error_becomes_json_lines_too():
-    script = ("import os, time; from pgcluster import log; log.setup('node1', 'info', 'json'); log.capture_stderr(); "
-              "os.write(2, b'FATAL:  unable to read data from DB node 0\\nDETAIL:  EOF\\n'); time.sleep(0.5)")
+    script = ("import os; from pgcluster import log; log.setup('node1', 'info', 'json'); "
+              "pump = log.capture_stderr(); "
+              "os.write(2, b'FATAL:  unable to read data from DB node 0\\nDETAIL:  EOF\\n'); "
+              "os.close(2); pump.join(10)")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=30)
     entries = [json.loads(line) for line in done.stdout.splitlines()]
     assert [(e["component"], e["message"]) for e in entries] == [

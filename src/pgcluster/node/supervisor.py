@@ -261,10 +261,9 @@ class Supervisor:
         switchover = self.control.leased()
         self.record.promoted(switchover)
         kind = "switchover" if switchover else "failover"
-        logger.info("Promoted by %s: this node is the primary now, on timeline %s.",
-                    "a switchover" if switchover else "a failover", live.timeline,
+        logger.info("Promoted by a %s: this node is the primary now, on timeline %s.", kind, live.timeline,
                     extra={"event": "promotion", "kind": kind, "timeline": live.timeline})
-        self.history.note(kind if switchover else "promotion",
+        self.history.note("switchover" if switchover else "promotion",
                           "a planned switchover" if switchover else "the primary failed", live.timeline)
 
     def restart_server(self):

@@ -34,11 +34,11 @@ class RouterControl:
 
     def serve(self):
         actions = {"pause": self.pause, "resume": self.resume, "retarget": self.retarget}
-        get = {"/router": ("application/json", self.view), "/metrics": (prometheus.CONTENT_TYPE, self.metrics)}
+        get = {"/router": ("application/json", self.view), "/metrics": (prometheus.CONTENT_TYPE, self.scrape)}
         return httpserve.serve(self.cfg.status_port, get=get,
                                post=control.route(self.cfg.control_password, actions, "this router"))
 
-    def metrics(self, _query=None):
+    def scrape(self, _query=None):
         return metrics.render(self.collector.collect(self.paused_until > time.monotonic()))
 
     def view(self, _query=None):

@@ -1,9 +1,9 @@
 """The router's /metrics on its status port: pgpool's backends and children, PgBouncer's pools and totals.
 
-Collector.collect asks pgpool (PCP for each backend's status, weight and role, as the watcher saw them at most
-3 s ago; `SHOW pool_nodes` for its select
-counts; `SHOW pool_processes` for its children) and PgBouncer's console (SHOW POOLS, SHOW STATS) on each
-scrape; render() is pure. A part that does not answer leaves its metrics out and sets its *_up gauge to 0.
+Collector.collect asks pgpool (PCP for each backend's status, weight and role, as the watcher saw them at
+most 3 s ago; `SHOW pool_nodes` for its select counts; `SHOW pool_processes` for its children) and
+PgBouncer's console (SHOW POOLS, SHOW STATS) on each scrape; render() is pure. A part that does not
+answer leaves its metrics out and sets its *_up gauge to 0.
 """
 import threading
 

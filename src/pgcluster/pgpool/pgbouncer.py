@@ -103,12 +103,7 @@ class PgBouncer:
         return self.process is not None and self.process.poll() is None
 
     def stop(self):
-        if self.running():
-            self.process.terminate()  # SIGTERM: PgBouncer closes every connection and exits
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+        proc.stop_child(self.process, 10)  # SIGTERM: PgBouncer closes every connection and exits
 
     def console(self, command, timeout=10, named=False):
         """Rows of an admin console command (dicts by column name when named)."""
