@@ -66,8 +66,9 @@ SECOND = ("kill-router", "kill-backup", "stop-repmgrd")
 
 
 def schedule(seed, minutes=None, every_kind=False):
-    """The seeded list of faults: every kind once in a seeded order (every_kind), or random faults enough
-    for `minutes` (about 30 s each)."""
+    """The seeded list of faults: every kind once in a seeded order (every_kind), or more random faults than
+    `minutes` can hold (a fault and its heal take 10-25 s; the run stops at its deadline). A longer list starts
+    with the shorter one's faults: a seed names the same sequence at every length."""
     rng = random.Random(seed)
     kinds = list(FAULTS)
     if every_kind:
@@ -77,7 +78,7 @@ def schedule(seed, minutes=None, every_kind=False):
         faults.append(Fault("kill-primary", hold=rng.uniform(5, 10), second="stop-repmgrd"))
         return faults
     faults = []
-    for _ in range(int(minutes * 2)):
+    for _ in range(int(minutes * 6)):
         kind = rng.choice(kinds)
         faults.append(Fault(kind, hold=rng.uniform(5, 25), quick=rng.random() < 0.1,
                             second=rng.choice(SECOND) if kind.endswith("-primary") and rng.random() < 0.15 else ""))
