@@ -4,7 +4,7 @@ COMPOSE ?= docker-compose -f $(COMPOSE_FILE)
 VENV := .venv
 IMAGES := postgis pgpool barman haproxy prometheus
 
-.PHONY: up down logs status test unit e2e bench soak docs goldens docker images secrets venv
+.PHONY: up down logs status test test-multihost unit e2e bench soak docs goldens docker images secrets venv
 
 up: images secrets
 	$(COMPOSE) up -d --no-build
@@ -51,7 +51,11 @@ e2e: venv images
 	$(VENV)/bin/pytest -v tests/e2e
 
 test: venv images
-	$(VENV)/bin/pytest -v -rfE --durations=20 tests
+	$(VENV)/bin/pytest -v -rfE --durations=20 tests --ignore=tests/multihost
+
+# The Swarm stack across three Docker-in-Docker hosts (doc/SWARM.md); .ci/run runs it after `make test`.
+test-multihost: venv images
+	$(VENV)/bin/pytest -v -rfE --durations=10 tests/multihost
 
 MINUTES ?= 60
 MODE ?= strict

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from . import config, log
+from . import config, log, tls
 from .errors import ConfigError, FatalError, PgclusterError
 
 logger = logging.getLogger("pgcluster")
@@ -19,10 +19,13 @@ def _fail(lines):
 
 
 def _load(role, judge=True):
+    """The role's configuration, its TLS made this process's policy (libpq's and HTTPS's, children's too)."""
     try:
-        return config.load(role, judge=judge)
+        cfg = config.load(role, judge=judge)
     except ConfigError as exc:
         _fail(exc.problems)
+    tls.use(cfg.tls)
+    return cfg
 
 
 def _start(role, name):
@@ -102,6 +105,7 @@ def node_validate_promotion(host, voters, port, fence_timeout, mode):
     """repmgrd's failover_validation_command: exit 0 when this standby may be promoted now."""
     from .node.promotion import validate
 
+    tls.use(tls.installed())  # run by repmgrd, without the configuration
     # Silent until the verdict: repmgrd reads one line of output and closes the pipe.
     allowed, reason = validate(host, tuple(v for v in voters.split(",") if v), port, fence_timeout, mode)
     click.echo(("promotion allowed: " if allowed else "promotion refused: ") + reason)
@@ -310,6 +314,22 @@ def health_has_enough_backends(count):
 
     cfg = _load("pgpool", judge=False)
     _verdict(has_enough_backends(cfg, count if count is not None else max(1, cfg.require_min_backends)))
+
+
+@health.command("is-alive")
+def health_is_alive():
+    """Healthy while this container's supervisor answers on its status port (a node's /liveness, a router's
+    /router, the backup's /backup): Docker Swarm restarts a task whose health check fails, so its stacks use this
+    one, which fails only when the supervisor itself no longer works."""
+    from .cluster.endpoint import alive
+
+    role = config.role_here()
+    if role is None:
+        _fail(["no pgcluster container here: NODE_NAME, BACKENDS or REPLICATION_HOST is not set."])
+    cfg = _load(role, judge=False)
+    if role == "barman":
+        _verdict(alive("127.0.0.1", cfg.metrics_port, "/backup"))
+    _verdict(alive("127.0.0.1", cfg.status_port, "/liveness" if role == "node" else "/router"))
 
 
 @health.command("barman-check")

@@ -12,6 +12,7 @@ import threading
 
 import psycopg2
 
+from . import tls
 from .paths import SOCKET_DIR
 
 
@@ -23,6 +24,7 @@ def connect(host=SOCKET_DIR, port=5432, user="postgres", dbname="postgres", pass
     if password is not None:
         params["password"] = password
     if not str(host).startswith("/"):
+        params = {**tls.current().libpq(), **params}
         params.update(keepalives=1, keepalives_idle=1, keepalives_interval=1, keepalives_count=2,
                       tcp_user_timeout=int(timeout * 1000) + 1000)
     conn = psycopg2.connect(**params)

@@ -11,6 +11,8 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
+from . import tls
+
 logger = logging.getLogger(__name__)
 
 MAX_BODY = 65536
@@ -18,6 +20,13 @@ MAX_BODY = 65536
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    tls = None  # an ssl.SSLContext: HTTPS, each handshake in the request's own thread
+
+    def get_request(self):
+        sock, client = super().get_request()
+        if self.tls is not None:
+            sock = self.tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+        return sock, client
 
     def handle_error(self, request, client_address):
         # A client that gave up (its deadline passed while this container was frozen) closed the socket.
@@ -25,6 +34,13 @@ class _Server(ThreadingHTTPServer):
 
 
 class _Handler(BaseHTTPRequestHandler):
+    timeout = 10  # a client that stops mid-request (or mid-handshake) frees its thread
+
+    def setup(self):
+        super().setup()
+        if self.server.tls is not None:
+            self.request.do_handshake()
+
     def _path(self):
         return urlsplit(self.path).path.rstrip("/")
 
@@ -77,12 +93,12 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def serve(port, get=None, post=None):
-    """Serve routes from a daemon thread; return the server.
+    """Serve routes from a daemon thread, over HTTPS when this container's TLS is on; return the server.
 
     get: {path: (content type, body(query) -> str or (status, str))};
     post: {path: handler(body, headers, client) -> (status, dict)}.
     """
     server = _Server(("0.0.0.0", port), _Handler)
-    server.get, server.post = dict(get or {}), dict(post or {})
+    server.get, server.post, server.tls = dict(get or {}), dict(post or {}), tls.server_context()
     threading.Thread(target=server.serve_forever, name=f"http-{port}", daemon=True).start()
     return server

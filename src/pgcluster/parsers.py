@@ -139,6 +139,11 @@ def identifier(raw):
     return value
 
 
+def optional_identifier(raw):
+    """A PostgreSQL identifier, or empty for none."""
+    return identifier(raw) if raw.strip() else ""
+
+
 def key_values(text, separator, lower=False):
     """Lines of 'key<separator>value' (pg_controldata, pcp_node_info, backup.info) as a dict, both stripped."""
     fields = {}

@@ -7,8 +7,10 @@ through their published 127.0.0.1 ports.
 """
 import os
 import secrets
+import ssl
 import subprocess
 import time
+import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -22,6 +24,9 @@ SERVICES = ("pgmaster", "pgslave1", "pgslave2", "pgslave3")
 ROUTERS = ("pgpool", "pgpool2")
 ALL_SERVICES = SERVICES + ROUTERS + ("backup",)
 PROFILES = {"haproxy": "haproxy", "monitoring": "prometheus"}  # compose profile: its service
+PASSWORDS = ("postgres_password", "replication_password", "pcp_password", "control_password", "check_password",
+             "barman_password", "app_password")
+TLS_SERVICES = SERVICES + ROUTERS + ("backup",)  # each has a certificate of its own (docker-compose.yml)
 PGBOUNCER = 6432  # the routers' PgBouncer port inside the container
 HAPROXY = 5000  # HAProxy's primary port; replicas on 5001 (docker-compose/haproxy.cfg)
 NODE_NAMES = {"pgmaster": "node1", "pgslave1": "node2", "pgslave2": "node3", "pgslave3": "node4"}
@@ -56,20 +61,38 @@ class Cluster:
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.passwords = {}
-        for secret in ("postgres_password", "replication_password", "pcp_password", "control_password"):
+        for secret in PASSWORDS:
             self.passwords[secret] = secrets.token_urlsafe(18)
             (self.workdir / secret).write_text(self.passwords[secret])
-        (self.workdir / "db_users").write_text(f"postgres:{self.password}")
+        (self.workdir / "db_users").write_text(f"postgres:{self.password},app:{self.passwords['app_password']}")
+        # The cluster's own CA and a certificate per service, as `make secrets` makes them.
+        subprocess.run([str(ROOT / "scripts" / "make-secrets"), str(self.workdir)], check=True, capture_output=True)
+        self.tls = self.workdir / "tls"
+        files = {name: self.workdir / name for name in PASSWORDS + ("db_users",)}
+        files["tls_ca"] = self.tls / "ca.crt"
+        for service in TLS_SERVICES:
+            files[f"{service}_tls_cert"] = self.tls / f"{service}.crt"
+            files[f"{service}_tls_key"] = self.tls / f"{service}.key"
         override = self.workdir / "override.yml"
         override.write_text(
             "services:\n" + "".join(f"  {s}:\n    labels: [postgis-cluster.test={name}]\n" for s in services)
             + services_yaml +
-            "secrets:\n" + "".join(f"  {name}: {{file: {self.workdir / name}}}\n"
-                                   for name in ("postgres_password", "replication_password", "pcp_password",
-                                                "control_password", "db_users")))
+            "secrets:\n" + "".join(f"  {name}: {{file: {path}}}\n" for name, path in files.items()))
         self.files = [str(compose_file), str(override)]
         self.env = dict(os.environ, **{v: "" for v in PORT_VARIABLES}, COMPOSE_PROFILES=",".join(profiles))
         self._ports = {}
+
+    def url(self, service, private, path):
+        """(url, SSL context) of an HTTPS endpoint the service publishes, verified with the cluster's CA (the
+        certificates name 127.0.0.1 too)."""
+        return (f"https://127.0.0.1:{self.port(service, private)}{path}",
+                ssl.create_default_context(cafile=str(self.tls / "ca.crt")))
+
+    def fetch(self, service, private, path, timeout=10):
+        """The body of GET path on the service's HTTPS endpoint."""
+        url, context = self.url(service, private, path)
+        with urllib.request.urlopen(url, timeout=timeout, context=context) as response:
+            return response.read().decode()
 
     @property
     def password(self):
@@ -141,10 +164,11 @@ class Cluster:
                 pass
         return ports
 
-    def connect(self, service, dbname="app", user="postgres", password=None, timeout=3, private=5432):
-        """A connection through the service's published 127.0.0.1 port (private: the port in the container)."""
+    def connect(self, service, dbname="app", user="postgres", password=None, timeout=3, private=5432, **libpq):
+        """A connection through the service's published 127.0.0.1 port (private: the port in the container;
+        libpq: more connection parameters, such as sslmode)."""
         return db.connect("127.0.0.1", self.port(service, private), user, dbname, password or self.password,
-                          timeout=timeout, application_name="e2e")
+                          timeout=timeout, application_name="e2e", **libpq)
 
     def query(self, service, sql, params=None, timeout=3, **kwargs):
         """Rows of sql on service; a node that does not answer within the deadline raises."""

@@ -7,7 +7,6 @@ bad input.
 """
 import re
 import time
-import urllib.request
 from datetime import datetime
 
 import psycopg2
@@ -47,8 +46,7 @@ def backup_info(cluster, backup_id):
 
 def metrics(cluster):
     """{name: value} from /metrics, checking the Prometheus text format line by line."""
-    port = cluster.port("backup", 8080)
-    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+    text = cluster.fetch("backup", 8080, "/metrics")
     helped, typed, values = set(), set(), {}
     for line in text.splitlines():
         if line.startswith("# HELP "):
@@ -126,6 +124,7 @@ def test_recovery_into_a_fresh_directory_for_inspection_leaves_the_cluster_alone
                for arg in ("-e", f"{name.upper()}_FILE=/run/secrets/{name}",
                            "-v", f"{cluster.workdir / name}:/run/secrets/{name}:ro")]
     cluster.docker("run", "-d", "--name", inspect, "--hostname", "inspect1", "-e", "NODE_NAME=inspect1",
+                   "-e", "TLS_REQUIRED=0",
                    "-e", f"PGDATA={where}", *secrets, "-v", f"{cluster.project}_recovery:/var/lib/pgcluster/recovery",
                    "-p", "127.0.0.1::5432", "postgis-cluster/postgis:latest")
     try:
@@ -281,6 +280,7 @@ services:
     environment:
       REPLICATION_HOST: pgmaster
       REPLICATION_PASSWORD: secret
+      TLS_REQUIRED: "0"  # no TLS files: these start without TLS
 {extra}
 """
 

@@ -185,6 +185,7 @@ services:
     environment:
       NODE_NAME: node1
       REPLICATION_PASSWORD: secret
+      TLS_REQUIRED: "0"  # no TLS files: these start without TLS
 {extra}
     volumes: ["data:/var/lib/postgresql/data"]
 volumes:

@@ -38,9 +38,9 @@ def cluster(tmp_path_factory):
 
 def get(cluster, service, path):
     """(status, body) of GET path on the service's status port; (None, error) when it does not answer."""
-    url = f"http://127.0.0.1:{cluster.port(service, STATUS)}{path}"
     try:
-        with urllib.request.urlopen(url, timeout=5) as response:
+        url, context = cluster.url(service, STATUS, path)
+        with urllib.request.urlopen(url, timeout=5, context=context) as response:
             return response.status, response.read().decode()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read().decode()

@@ -334,6 +334,7 @@ services:
       DB_USERS: postgres:secret
       CHECK_USER: replication_user
       PCP_PASSWORD: secret
+      TLS_REQUIRED: "0"  # no TLS files: these start without TLS
 {extra}
 """
 

@@ -3,6 +3,7 @@ from pathlib import Path
 
 import pytest
 
+from pgcluster import tls
 from pgcluster.node import settings as node_settings
 from pgcluster.pgpool import paths as pgpool_paths
 from pgcluster.pgpool import pgbouncer
@@ -37,3 +38,6 @@ def component_fakes(monkeypatch):
     monkeypatch.setattr(node_settings, "judge", fake_postgres_judge)
     monkeypatch.setattr(pgbouncer, "judge", fake_pgbouncer_judge)
     monkeypatch.setattr(pgpool_paths, "SAMPLE_CONF", str(DATA / "pgpool.conf.sample"))
+    # A command run in a test (test_cli) makes its TLS the process's policy; every test starts without one.
+    monkeypatch.setattr(tls, "_current", tls.OFF)
+    monkeypatch.setattr(tls, "_server", None)

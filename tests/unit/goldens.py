@@ -18,6 +18,7 @@ from pgcluster.pgpool import paths as pgpool_paths
 from pgcluster.pgpool import pgbouncer
 from pgcluster.pgpool.pcp import PoolNode
 
+from .certs import TLS_ENV
 from .conftest import DATA, fake_pgbouncer_judge, fake_postgres_judge
 from .helpers import down, primary, standby
 
@@ -26,16 +27,17 @@ NODE_ENV = {
     "NODE_NAME": "node2", "CLUSTER_NODE_NETWORK_NAME": "pgslave1", "REPLICATION_PRIMARY_HOST": "pgmaster",
     "PARTNER_NODES": "pgmaster,pgslave1,pgslave3", "POSTGRES_PASSWORD": "p:w\\d'x", "REPLICATION_PASSWORD": "r p",
     "CONFIGS": "max_connections:200;search_path:\"$user\", public", "CONFIGS_DELIMITER_SYMBOL": ";",
-    "ALLOWED_NETWORKS": "samenet,10.0.0.0/8",
+    "ALLOWED_NETWORKS": "samenet,10.0.0.0/8", **TLS_ENV,
 }
 PGPOOL_ENV = {
     "BACKENDS": "0:pgmaster:5432:1:/var/lib/postgresql/data:ALLOW_TO_FAILOVER,1:pgslave1::::,2:pgslave3:5433:2",
     "DB_USERS": "postgres:s3:cr,app:pw",
     "CHECK_USER": "replication_user", "CHECK_PASSWORD": "check", "PCP_PASSWORD": "pcp",
     "CONFIGS": "num_init_children:64", "PGBOUNCER_DATABASES": "app", "PGBOUNCER_CONFIGS": "default_pool_size:40",
+    **TLS_ENV,
 }
 BARMAN_ENV = {"REPLICATION_HOST": "pgmaster,pgslave1,pgslave3", "REPLICATION_PASSWORD": "r:p",
-              "POSTGRES_PASSWORD": "p"}
+              "POSTGRES_PASSWORD": "p", **TLS_ENV}
 IMAGES = {"node": (node_files, NODE_ENV), "pgpool": (pgpool_files, PGPOOL_ENV), "barman": (barman_files, BARMAN_ENV)}
 
 

@@ -2,9 +2,10 @@ import pytest
 
 from pgcluster import config
 
+from .certs import TLS_ENV
 from .helpers import loader
 
-BASE = {"NODE_NAME": "node1", "POSTGRES_PASSWORD": "pw", "REPLICATION_PASSWORD": "rpw"}
+BASE = {"NODE_NAME": "node1", "POSTGRES_PASSWORD": "pw", "REPLICATION_PASSWORD": "rpw", **TLS_ENV}
 load, problems = loader("node", BASE)
 
 
@@ -25,6 +26,12 @@ def test_defaults():
     ("POSTGRES_DB", "monkey_db", "postgres_db", "monkey_db"),
     ("REPLICATION_USER", "repl", "replication_user", "repl"),
     ("REPLICATION_DB", "repmgr", "replication_db", "repmgr"),
+    ("CHECK_USER", "checker", "check_user", "checker"),
+    ("CHECK_PASSWORD", "c:pw", "check_password", "c:pw"),
+    ("BARMAN_USER", "backups", "barman_user", "backups"),
+    ("BARMAN_PASSWORD", "b pw", "barman_password", "b pw"),
+    ("APP_USER", "shop", "app_user", "shop"),
+    ("APP_PASSWORD", "a pw", "app_password", "a pw"),
     ("REPLICATION_PRIMARY_HOST", "pgmaster", "upstream_host", "pgmaster"),
     ("REPLICATION_PRIMARY_PORT", "5433", "upstream_port", 5433),
     ("PARTNER_NODES", " pgmaster, pgslave1 ,,pgslave1", "partners", ("pgmaster", "pgslave1")),
@@ -51,18 +58,22 @@ def test_defaults():
     ("BACKUP_HOST", "barman:9090", "backup", ("barman", 9090)),
 ])
 def test_each_variable(name, raw, attribute, expected):
-    assert getattr(load(**{name: raw}), attribute) == expected
+    needs = {"APP_PASSWORD": "pw"} if name == "APP_USER" else {}
+    assert getattr(load(**{name: raw}, **needs), attribute) == expected
 
 
 def test_every_node_variable_is_tested():
     tested = {"NODE_NAME", "POSTGRES_PASSWORD", "REPLICATION_PASSWORD", "CONFIGS_DELIMITER_SYMBOL",
               "CONFIGS_ASSIGNMENT_SYMBOL"}
+    tested |= {"TLS_REQUIRED", "TLS_CA_FILE", "TLS_CERT_FILE", "TLS_KEY_FILE"}  # test_tls.py
     tested |= {case[0] for case in test_each_variable.pytestmark[0].args[1]}
     assert {var.name for var in config.variables("node")} == tested
 
 
 @pytest.mark.parametrize("changes, expected", [
     ({"NODE_NAME": None}, "NODE_NAME is required"),
+    ({"APP_USER": "shop"}, "APP_PASSWORD is required with APP_USER=shop: set it (or APP_PASSWORD_FILE)."),
+    ({"APP_USER": "bad name", "APP_PASSWORD": "x"}, "APP_USER='bad name' is not valid: expected a PostgreSQL identifier"),
     ({"POSTGRES_PASSWORD": None}, "POSTGRES_PASSWORD is required: set it (or POSTGRES_PASSWORD_FILE)"),
     ({"REPLICATION_PASSWORD": ""}, "REPLICATION_PASSWORD is required"),
     ({"NODE_NAME": "pgmaster"}, "NODE_ID is required: NODE_NAME='pgmaster' does not end with a number"),
@@ -164,8 +175,8 @@ def test_a_bad_configs_does_not_hide_other_problems():
 def test_describe_hides_exactly_the_spec_secrets(role):
     secret_fields = {var.field for var in config.variables(role) if var.secret}
     envs = {"node": BASE, "pgpool": {"BACKENDS": "0:a", "DB_USERS": "u:pw1", "CHECK_USER": "c",
-                                     "CHECK_PASSWORD": "pw2", "PCP_PASSWORD": "pw3"},
-            "barman": {"REPLICATION_HOST": "a", "REPLICATION_PASSWORD": "pw4", "POSTGRES_PASSWORD": "pw5"}}
+                                     "CHECK_PASSWORD": "pw2", "PCP_PASSWORD": "pw3", **TLS_ENV},
+            "barman": {"REPLICATION_HOST": "a", "REPLICATION_PASSWORD": "pw4", "POSTGRES_PASSWORD": "pw5", **TLS_ENV}}
     cfg = config.load(role, envs[role])
     lines = dict(line.split(" = ", 1) for line in config.describe(role, cfg))
     for name, shown in lines.items():

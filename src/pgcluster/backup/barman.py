@@ -2,7 +2,7 @@
 import logging
 import os
 
-from .. import proc
+from .. import proc, tls
 from . import paths
 
 logger = logging.getLogger(__name__)
@@ -10,7 +10,7 @@ logger = logging.getLogger(__name__)
 
 def env():
     return {"PATH": f"{paths.BINDIR}:/usr/bin:/bin", "LANG": "C.UTF-8", "TZ": "UTC", "HOME": "/var/lib/barman",
-            "PGPASSFILE": paths.PGPASS}
+            "PGPASSFILE": paths.PGPASS, **tls.client_env()}
 
 
 def run(*args, timeout=600, check=True, quiet=True):

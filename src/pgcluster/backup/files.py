@@ -9,7 +9,7 @@ def conninfos(cfg):
     Barman splits these on whitespace, so no value may be quoted; names are identifiers.
     """
     common = dict(host=",".join(cfg.hosts), port=",".join(str(cfg.port) for _ in cfg.hosts),
-                  target_session_attrs="read-write", connect_timeout=5)
+                  target_session_attrs="read-write", connect_timeout=5, **cfg.tls.libpq())
     conninfo = render.conninfo(**common, user=cfg.postgres_user, dbname=cfg.postgres_db,
                                application_name="barman")
     streaming = render.conninfo(**common, user=cfg.replication_user, dbname="replication")

@@ -13,7 +13,7 @@ import threading
 import time
 from datetime import datetime
 
-from .. import httpserve, prometheus
+from .. import httpserve, prometheus, tls
 from ..parsers import key_values
 from . import barman
 
@@ -143,12 +143,12 @@ def summary(cfg, values):
     last = done[-1] if done else None
     return {"check_ok": bool(values.get("barman_check_ok")), "backups": len(done),
             "last_backup": {k: last[k] for k in ("id", "kind", "end", "timeline", "size")} if last else None,
-            "wal_archive_delay_seconds": values.get("barman_wal_archive_delay_seconds")}
+            "wal_archive_delay_seconds": values.get("barman_wal_archive_delay_seconds"), "tls_expires": tls.expires()}
 
 
 def refresh(cfg):
     values = collect(cfg)
-    text, found = render(cfg.server, values), summary(cfg, values)
+    text, found = render(cfg.server, values) + tls.metrics("backup"), summary(cfg, values)
     with _latest["lock"]:
         _latest["text"], _latest["summary"] = text, found
 

@@ -22,6 +22,7 @@ from datetime import datetime, timezone
 
 from croniter import croniter
 
+from .. import tls
 from ..errors import CommandError
 from . import barman, metrics, paths, primary, stream
 
@@ -146,6 +147,7 @@ class Scheduler:
         self.next_backup = next_run(cfg.schedule, time.time())
         self.next_incremental = next_run(cfg.incremental_schedule, time.time()) if cfg.incremental_schedule else None
         self.log = LogTail(paths.LOG_FILE)
+        self.certificates = tls.Watch(tls.OFF)  # run() installs this container's
 
     # --- one step each ----------------------------------------------------------------------
     def maintenance(self, why):
@@ -228,6 +230,7 @@ class Scheduler:
         """The container's main process: metrics served, the loop until SIGTERM, receive-wal stopped."""
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: self.stopping.set())
+        self.certificates = tls.Watch(self.cfg.tls, who="backup")  # installed before the endpoint serves with them
         metrics.serve(self.cfg.metrics_port)
         logger.info("Backing up %s (%s) into %s; base backups on '%s' (UTC), %s days kept.", self.cfg.server,
                     ",".join(self.cfg.hosts), self.cfg.backup_dir, self.cfg.schedule, self.cfg.retention_days)
@@ -240,6 +243,8 @@ class Scheduler:
         while not self.stopping.wait(1.0):
             now = time.monotonic()
             self.forward_log()
+            if self.certificates.changed():
+                tls.reload()  # Barman's clients read the CA at each connection
             try:
                 if now >= next_maintenance:
                     self.maintenance("every minute")

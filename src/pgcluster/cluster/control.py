@@ -10,7 +10,7 @@ import json
 import logging
 
 from ..errors import PgclusterError
-from .endpoint import address
+from .endpoint import connection
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ def call(host, port, secret, action, deadline=30.0, **payload):
     ControlError when it refuses or does not answer."""
     body = json.dumps(dict(payload, action=action)).encode()
     try:
-        conn = http.client.HTTPConnection(address(host), port, timeout=deadline)
+        conn = connection(host, port, deadline)
         try:
             conn.request("POST", PATH, body, {"Content-Type": "application/json",
                                               "Authorization": f"Bearer {secret or ''}"})

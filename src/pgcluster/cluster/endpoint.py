@@ -10,7 +10,7 @@ import socket
 import time
 from concurrent.futures import ThreadPoolExecutor, wait
 
-from .. import httpserve
+from .. import httpserve, tls
 from .status import NodeStatus
 
 # host -> (address, when resolved). Docker's DNS answers from dockerd, which can take over a
@@ -40,10 +40,30 @@ def address(host):
     return found
 
 
+class _Https(http.client.HTTPSConnection):
+    """HTTPS to an address looked up beforehand, the certificate checked against the host's name."""
+
+    def __init__(self, host, port, timeout, context):
+        super().__init__(address(host), port, timeout=timeout, context=context)
+        self.name = host
+
+    def connect(self):
+        http.client.HTTPConnection.connect(self)
+        self.sock = self._context.wrap_socket(self.sock, server_hostname=self.name)
+
+
+def connection(host, port, timeout):
+    """An HTTP connection to another container's endpoint: HTTPS, the server verified, when TLS is on."""
+    context = tls.client_context()
+    if context is None:
+        return http.client.HTTPConnection(address(host), port, timeout=timeout)
+    return _Https(host, port, timeout, context)
+
+
 def get_json(host, port, path, timeout=1.0):
     """The JSON answer of GET path on host:port; None when it does not answer 200 in time."""
     try:
-        conn = http.client.HTTPConnection(address(host), port, timeout=timeout)
+        conn = connection(host, port, timeout)
         try:
             conn.request("GET", path)
             response = conn.getresponse()
@@ -54,6 +74,20 @@ def get_json(host, port, path, timeout=1.0):
     except (OSError, ValueError, http.client.HTTPException):
         _addresses.pop(host, None)
     return None
+
+
+def alive(host, port, path, timeout=5.0):
+    """(healthy, sentence): whether GET path on host:port answers 200 within timeout."""
+    try:
+        conn = connection(host, port, timeout)
+        try:
+            conn.request("GET", path)
+            status = conn.getresponse().status
+        finally:
+            conn.close()
+    except (OSError, http.client.HTTPException) as exc:
+        return False, f"{path} on port {port} did not answer: {exc}"
+    return status == 200, f"{path} on port {port} answered {status}"
 
 
 def ask(host, port, timeout=1.0):

@@ -6,6 +6,7 @@ repmgr metadata is asked too, so the cascade shows wherever the command runs.
 """
 from datetime import datetime, timezone
 
+from .. import tls
 from .endpoint import ask_all, get_json
 from .primary import find_primary, lag_behind
 
@@ -24,7 +25,7 @@ def members(seeds, port, timeout=2.0):
                       "role": status.role if status.running else "stopped" if status.reachable else "unknown",
                       "state": status.state.value, "reason": status.reason, "upstream": status.upstream,
                       "streaming": status.streaming, "timeline": status.timeline, "lag_bytes": lag,
-                      "fenced": status.fenced, "priority": status.priority})
+                      "fenced": status.fenced, "priority": status.priority, "tls_expires": status.tls_expires})
     return (primary.host if primary else None), nodes
 
 
@@ -106,5 +107,23 @@ def backup_lines(found, configured):
             + (f"{delay:.0f} s ago" if delay is not None else "never")]
 
 
+def certificate_lines(found, now=None):
+    """A line for each container whose TLS certificate expires within tls.EXPIRY_WARNING_DAYS, or one line that
+    none does."""
+    expiry = {n["host"]: n.get("tls_expires") for n in found["nodes"] if n["reachable"]}
+    expiry.update({r: v.get("tls_expires") for r, v in found["routers"].items() if v})
+    if found.get("backup"):
+        expiry["backup"] = found["backup"].get("tls_expires")
+    known = {host: when for host, when in expiry.items() if when}
+    if not known:
+        return ["Certificates", "  TLS is off"]
+    warnings = [f"  {host}: {tls.expiry_warning(when, now)}" for host, when in sorted(known.items())
+                if tls.expiry_warning(when, now)]
+    first = min(known, key=known.get)
+    return ["Certificates"] + (warnings or [f"  {len(known)} in use, none expires within {tls.EXPIRY_WARNING_DAYS} "
+                                            f"days (first: {first}, on {_when(known[first])[:10]})"])
+
+
 def render(found, backup_configured=True):
-    return node_lines(found) + router_lines(found) + backup_lines(found, backup_configured)
+    return (node_lines(found) + router_lines(found) + backup_lines(found, backup_configured)
+            + certificate_lines(found))

@@ -47,6 +47,7 @@ class NodeStatus:
     upstream_last_seen: float = -1.0  # seconds since repmgrd last reached the upstream; -1 unknown
     voters: tuple = ()
     members: tuple = ()         # every node registered in the repmgr metadata (a running node knows them)
+    tls_expires: float = 0.0    # when the node's TLS certificate expires (Unix time); 0 when TLS is off
 
     @classmethod
     def unknown(cls, host):
@@ -102,7 +103,8 @@ class NodeStatus:
                 and self.state is NodeState.RUNNING)
 
 
-_TYPES = {"node_id": int, "priority": int, "timeline": int, "lsn": int, "upstream_last_seen": float}
+_TYPES = {"node_id": int, "priority": int, "timeline": int, "lsn": int, "upstream_last_seen": float,
+          "tls_expires": float}
 _FLAGS = {"running", "streaming", "fenced", "has_data", "was_primary", "restored"}
 
 

@@ -1,7 +1,7 @@
 """The backup container's configuration."""
 from dataclasses import dataclass, field
 
-from .read import build, read
+from .read import build, read, tls
 
 
 @dataclass(frozen=True)
@@ -24,9 +24,10 @@ class BarmanConfig:
     status_port: int
     log_level: str
     log_format: str
+    tls: object  # tls.Tls
 
 
 def load_barman(env, judge=True):
     """The backup configuration, or ConfigError listing every problem."""
     v, problems = read("barman", env)
-    return build(BarmanConfig, "barman", v, problems)
+    return build(BarmanConfig, "barman", v, problems, tls=tls(v, problems))

@@ -43,4 +43,31 @@ def markdown():
             secret = " Secret." if var.secret else ""
             out.append(f"| `{var.name}` | {var.default_text} | {var.doc}{secret} |")
         out.append("")
+    out += USERS
     return "\n".join(out).rstrip("\n") + "\n"
+
+
+USERS = [
+    "## Users and their rights",
+    "",
+    "Only `POSTGRES_USER` is a superuser. The initial primary makes the replication user; every primary, each",
+    "time it starts serving, makes or updates the others whose password it has (src/pgcluster/node/roles.py):",
+    "",
+    "| User (default compose name) | Used by | Rights |",
+    "|---|---|---|",
+    "| `REPLICATION_USER` (`replication_user`) | streaming replication, repmgr, pg_rewind | `REPLICATION`, "
+    "`pg_monitor`, `pg_checkpoint`; owns `REPLICATION_DB`; `EXECUTE` on `pg_promote`, `pg_wal_replay_resume` and "
+    "the file functions pg_rewind needs, in `REPLICATION_DB` only |",
+    "| `CHECK_USER` (`pgpool_check`) | pgpool's health checks, the routers' watchers and metrics | `pg_monitor`; "
+    "sessions read-only (`default_transaction_read_only`) |",
+    "| `BARMAN_USER` (`barman`) | Barman: WAL stream, base backups, `barman check` | `REPLICATION`, "
+    "`pg_read_all_settings`, `pg_read_all_stats`, `pg_checkpoint`; `EXECUTE` on `pg_backup_start`, `pg_backup_stop`, "
+    "`pg_switch_wal`, `pg_create_restore_point`, `pg_read_file(text)` (a timeline's history), in database "
+    "`postgres` |",
+    "| `APP_USER` (`app`) | the application, through the routers | owns `POSTGRES_DB` (creates in its `public` "
+    "schema); nothing else |",
+    "",
+    "None of them can read the application's tables except `APP_USER` (its own) and the superuser; clients",
+    "outside the container networks and `ALLOWED_NETWORKS` are refused by `pg_hba.conf`.",
+    "",
+]

@@ -2,7 +2,7 @@
 from dataclasses import dataclass, field
 
 from .. import parsers as p
-from .read import build, read, settings
+from .read import build, read, settings, tls
 
 
 @dataclass(frozen=True)
@@ -18,6 +18,12 @@ class NodeConfig:
     replication_user: str
     replication_password: str = field(repr=False)
     replication_db: str
+    check_user: str
+    check_password: str = field(repr=False)
+    barman_user: str
+    barman_password: str = field(repr=False)
+    app_user: str
+    app_password: str = field(repr=False)
     upstream_host: str
     upstream_port: int
     partners: tuple
@@ -41,6 +47,7 @@ class NodeConfig:
     postgres_exporter_port: int
     log_level: str
     log_format: str
+    tls: object  # tls.Tls
 
     @property
     def initial_primary(self):
@@ -69,8 +76,11 @@ def load_node(env, judge=True):
         problems.append(f"SYNCHRONOUS_BACKUP=1 is not valid with CONSISTENCY_MODE={v['CONSISTENCY_MODE']}: "
                         "expected CONSISTENCY_MODE=eventual, since a commit can wait for one kind of "
                         "acknowledgement only (Barman's, or a standby's).")
+    if v.get("APP_USER") and not v.get("APP_PASSWORD"):
+        problems.append(f"APP_PASSWORD is required with APP_USER={v['APP_USER']}: set it (or APP_PASSWORD_FILE).")
     configs = settings(v, problems)
     problems += pg_settings.problems(configs, judge)
-    return build(NodeConfig, "node", v, problems, node_id=node_id, settings=configs,
-                 host=v.get("CLUSTER_NODE_NETWORK_NAME") or v.get("NODE_NAME"),
+    host = v.get("CLUSTER_NODE_NETWORK_NAME") or v.get("NODE_NAME")
+    return build(NodeConfig, "node", v, problems, node_id=node_id, settings=configs, host=host,
+                 tls=tls(v, problems, name=host),
                  postgres_db=v.get("POSTGRES_DB") or v.get("POSTGRES_USER"))

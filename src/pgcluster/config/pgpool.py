@@ -1,7 +1,7 @@
 """The router's configuration: pgpool-II and PgBouncer."""
 from dataclasses import dataclass, field
 
-from .read import build, read, settings
+from .read import build, read, settings, tls
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,7 @@ class PgpoolConfig:
     status_port: int
     log_level: str
     log_format: str
+    tls: object  # tls.Tls
 
 
 def load_pgpool(env, judge=True):
@@ -40,4 +41,5 @@ def load_pgpool(env, judge=True):
     problems += pgpool_settings.problems(configs, judge)
     bouncer = settings(v, problems, "PGBOUNCER_CONFIGS")
     problems += pgbouncer.problems(bouncer, v.get("PGBOUNCER_POOL_MODE", "transaction"), judge)
-    return build(PgpoolConfig, "pgpool", v, problems, settings=configs, pgbouncer_settings=bouncer)
+    return build(PgpoolConfig, "pgpool", v, problems, settings=configs, pgbouncer_settings=bouncer,
+                 tls=tls(v, problems))

@@ -1,7 +1,8 @@
 """Reading a role's variables from the environment: values and problems, every problem at once."""
 from .. import parsers as p
+from .. import tls as tls_files
 from ..errors import ConfigError
-from .spec import DERIVED, REQUIRED, variables
+from .spec import DERIVED, REQUIRED, SPEC, variables
 
 
 def _raw(var, env):
@@ -46,7 +47,21 @@ def read(role, env):
         except ValueError as exc:
             shown = "(hidden)" if var.secret else repr(raw)
             problems.append(f"{var.name}={shown} is not valid: expected {exc}.")
+    known = {var.name for var in SPEC}
+    for name in sorted(n for n in env if n.startswith("TLS_") and n not in known):
+        expected = ", ".join(sorted(n for n in known if n.startswith("TLS_")))
+        problems.append(f"{name} is not a known variable: expected one of {expected}.")
     return values, problems
+
+
+def tls(values, problems, name=None):
+    """The TLS files checked (name: the host name a node's certificate must carry); a problem for each fault."""
+    keys = ("TLS_REQUIRED", "TLS_CA_FILE", "TLS_CERT_FILE", "TLS_KEY_FILE")
+    if not all(key in values for key in keys):
+        return tls_files.OFF
+    found, faults = tls_files.check(*(values[key] for key in keys), name=name)
+    problems += faults
+    return found
 
 
 def settings(values, problems, name="CONFIGS"):

@@ -65,6 +65,19 @@ SPEC = (
         "Password of REPLICATION_USER (no default; also as REPLICATION_PASSWORD_FILE).", secret=True),
     Var("REPLICATION_DB", NODE, "replication_db", p.identifier,
         "Database holding repmgr's metadata."),
+    Var("CHECK_USER", NODE, "pgpool_check", p.identifier,
+        "User of the routers' health checks, watchers and metrics, made by the primary: pg_monitor, read-only."),
+    Var("CHECK_PASSWORD", NODE, "", p.text,
+        "Password of CHECK_USER (also as CHECK_PASSWORD_FILE); empty: the user is not made here.", secret=True),
+    Var("BARMAN_USER", NODE, "barman", p.identifier,
+        "User of the backups, made by the primary: REPLICATION, pg_read_all_settings, pg_read_all_stats, "
+        "pg_checkpoint and the backup functions, not superuser."),
+    Var("BARMAN_PASSWORD", NODE, "", p.text,
+        "Password of BARMAN_USER (also as BARMAN_PASSWORD_FILE); empty: the user is not made here.", secret=True),
+    Var("APP_USER", NODE, "", p.optional_identifier,
+        "The application's user, made by the primary as the owner of POSTGRES_DB, not superuser; empty: none."),
+    Var("APP_PASSWORD", NODE, "", p.text,
+        "Password of APP_USER (also as APP_PASSWORD_FILE).", secret=True),
     # --- topology -------------------------------------------------------------------
     Var("REPLICATION_PRIMARY_HOST", NODE, "", p.optional_host,
         "Upstream this node clones from and follows; empty or equal to "
@@ -102,8 +115,8 @@ SPEC = (
     Var("CONFIGS_ASSIGNMENT_SYMBOL", NODE + PGPOOL, ":", p.text,
         "Separator between a name and its value in CONFIGS (and PGBOUNCER_CONFIGS).", attr=""),
     Var("ALLOWED_NETWORKS", NODE, "samenet", p.networks,
-        "Comma-separated addresses (CIDR) admitted by pg_hba.conf besides the cluster's "
-        "own network; `samenet` admits the container networks only."),
+        "Who pg_hba.conf admits besides the node itself: comma-separated networks (CIDR), or `samenet` for "
+        "every network the node's container is on (its partners, the routers, Barman, published ports)."),
     Var("PGDATA", NODE, "/var/lib/postgresql/data", p.text,
         "Data directory (a volume)."),
     # --- repmgr timing ------------------------------------------------------------------
@@ -128,6 +141,18 @@ SPEC = (
     Var("BACKUP_HOST", NODE + PGPOOL, "", p.optional_address(8080),
         "The backup container as host or host:port (its METRICS_PORT, default 8080), whose last backup "
         "`pgcluster status` shows; empty: not shown.", attr="backup"),
+    # --- TLS (every container) -------------------------------------------------------------
+    Var("TLS_REQUIRED", ALL, "1", p.boolean,
+        "1: every connection between containers is encrypted and its server verified (libpq sslmode=verify-full, "
+        "HTTPS with the CA), and PostgreSQL admits network clients over TLS only; 0: TLS is offered when the "
+        "three TLS files exist, plain connections are admitted.", attr=""),
+    Var("TLS_CA_FILE", ALL, "/run/secrets/tls_ca.crt", p.text,
+        "The cluster's CA certificate (PEM), which every certificate must be signed by.", attr=""),
+    Var("TLS_CERT_FILE", ALL, "/run/secrets/tls.crt", p.text,
+        "This container's certificate (PEM), naming its host names (a node's: CLUSTER_NODE_NETWORK_NAME); "
+        "replaced, it is checked and reloaded without a restart.", attr=""),
+    Var("TLS_KEY_FILE", ALL, "/run/secrets/tls.key", p.text,
+        "The certificate's private key (PEM); copied where only this container's user can read it.", attr=""),
     # --- every container ----------------------------------------------------------------
     Var("STATUS_PORT", ALL, "8008", p.integer(1, 65535),
         "Port of every node's status endpoint: served by each node, asked by its partners, "
@@ -147,7 +172,7 @@ SPEC = (
         "Database users clients log in as, user:password pairs separated by commas "
         "(also as DB_USERS_FILE); scram-sha-256 end to end.", secret=True),
     Var("CHECK_USER", PGPOOL, REQUIRED, p.identifier,
-        "User for pgpool's health and replication checks; needs LOGIN and pg_monitor."),
+        "User for pgpool's health and replication checks; needs LOGIN and pg_monitor (the nodes' CHECK_USER)."),
     Var("CHECK_PASSWORD", PGPOOL, REQUIRED, p.text,
         "Password of CHECK_USER (also as CHECK_PASSWORD_FILE).", secret=True),
     Var("PCP_USER", PGPOOL, "pcp_user", p.identifier,
@@ -174,11 +199,13 @@ SPEC = (
     Var("REPLICATION_PORT", BARMAN, "5432", p.integer(1, 65535),
         "PostgreSQL port of those nodes.", attr="port"),
     Var("REPLICATION_USER", BARMAN, "replication_user", p.identifier,
-        "User of the WAL stream (pg_receivewal) and of base backups' replication connection."),
+        "User of the WAL stream (pg_receivewal) and of base backups' replication connection (REPLICATION: the "
+        "nodes' BARMAN_USER has it)."),
     Var("REPLICATION_PASSWORD", BARMAN, REQUIRED, p.text,
         "Password of REPLICATION_USER (also as REPLICATION_PASSWORD_FILE).", secret=True),
     Var("POSTGRES_USER", BARMAN, "postgres", p.identifier,
-        "Superuser Barman runs its checks and backup functions as."),
+        "User Barman runs its checks and backup functions as: a superuser, or the nodes' BARMAN_USER, which has "
+        "exactly the rights Barman needs."),
     Var("POSTGRES_PASSWORD", BARMAN, REQUIRED, p.text,
         "Password of POSTGRES_USER (also as POSTGRES_PASSWORD_FILE).", secret=True),
     Var("POSTGRES_DB", BARMAN, "postgres", p.identifier,

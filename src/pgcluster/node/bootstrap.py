@@ -9,7 +9,7 @@ from psycopg2 import sql
 
 from .. import db, proc, scram
 from ..errors import CommandError, FatalError
-from . import datadir, paths
+from . import datadir, paths, roles
 from .server import Server, child_env, initdb, local_connect
 
 logger = logging.getLogger(__name__)
@@ -43,6 +43,7 @@ def init_primary(cfg):
     try:
         server.wait_ready(cfg.postgres_user, timeout=120)
         _create_users_and_databases(cfg)
+        roles.ensure(cfg)  # before any other container can try to log in as them
         run_init_scripts(cfg)
     finally:
         server.stop()

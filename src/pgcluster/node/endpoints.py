@@ -4,7 +4,7 @@ import shutil
 import threading
 import time
 
-from .. import prometheus
+from .. import prometheus, tls
 from ..cluster import overview
 from . import history, metrics, roleapi
 from .facts import peer_hosts
@@ -49,7 +49,7 @@ def routes(node):
         live = node.live
         usage = shutil.disk_usage(cfg.pgdata)
         return metrics.render(node.status(), live.replay_delay if live else 0.0, latest_round()[1], cfg.voters,
-                              node.record, disk=(usage.total, usage.free))
+                              node.record, disk=(usage.total, usage.free)) + tls.metrics(cfg.node_name)
 
     def events(_query):
         conn = local_connect(cfg.postgres_user, cfg.replication_db)

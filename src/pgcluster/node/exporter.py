@@ -9,12 +9,14 @@ import logging
 import subprocess
 import time
 
-from .. import proc
+from .. import proc, render, tls
+from .paths import CONF_DIR
 
 logger = logging.getLogger(__name__)
 
 BINARY = "/usr/bin/prometheus-postgres-exporter"
 RESTART_AFTER = 10.0
+WEB_CONFIG = f"{CONF_DIR}/exporter-web.yml"  # HTTPS with this node's certificate, read at every connection
 
 
 class Exporter:
@@ -32,6 +34,9 @@ class Exporter:
         argv = [BINARY, f"--web.listen-address=:{self.cfg.postgres_exporter_port}", "--config.file=/dev/null",
                 "--log.level=warn",
                 f"--log.format={'json' if self.cfg.log_format == 'json' else 'logfmt'}"]
+        if self.cfg.tls.enabled:
+            render.write_atomic(WEB_CONFIG, f"tls_server_config:\n  cert_file: {tls.CERT}\n  key_file: {tls.KEY}\n")
+            argv.append(f"--web.config.file={WEB_CONFIG}")
         self.process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True,
                                         errors="replace", start_new_session=True)
         self.started = time.monotonic()

@@ -1,5 +1,5 @@
 """The node's generated configuration files, written at every start."""
-from .. import render
+from .. import render, tls
 from . import paths
 from .slots import syncs_slots
 
@@ -7,13 +7,16 @@ from .slots import syncs_slots
 def render_all(cfg):
     """{path: (content, mode)} for postgresql.conf, configs.conf, pg_hba.conf, pgpass and repmgr.conf."""
     r = render.render
+    tls_only = cfg.tls.enabled and cfg.tls.required
     return {
         paths.POSTGRESQL_CONF: (r("postgresql.conf", pgdata=cfg.pgdata, hba_file=paths.HBA_CONF,
                                   socket_dir=paths.SOCKET_DIR, cluster_label=f"{cfg.cluster_name}/{cfg.node_name}",
                                   runtime_file=paths.RUNTIME_CONF, settings_file=paths.SETTINGS_CONF,
-                                  sync_slots=syncs_slots(cfg)), 0o644),
+                                  sync_slots=syncs_slots(cfg), tls=cfg.tls, tls_cert=tls.CERT, tls_key=tls.KEY,
+                                  tls_ca=tls.CA), 0o644),
         paths.SETTINGS_CONF: (r("configs.conf", settings=cfg.settings), 0o644),
-        paths.HBA_CONF: (r("pg_hba.conf", networks=cfg.allowed_networks), 0o644),
+        paths.HBA_CONF: (r("pg_hba.conf", networks=cfg.allowed_networks, tls_only=tls_only,
+                           kind="hostssl" if tls_only else "host   "), 0o644),
         paths.PGPASS: (r("pgpass", credentials=[(cfg.replication_user, cfg.replication_password),
                                                 (cfg.postgres_user, cfg.postgres_password)]), 0o600),
         paths.REPMGR_CONF: (r("repmgr.conf", node_id=cfg.node_id, node_name=cfg.node_name, host=cfg.host,
@@ -23,7 +26,7 @@ def render_all(cfg):
                               monitor_interval=cfg.monitor_interval, reconnect_attempts=cfg.reconnect_attempts,
                               reconnect_interval=cfg.reconnect_interval, config_file=paths.REPMGR_CONF,
                               voters=cfg.voters, status_port=cfg.status_port, fence_timeout=cfg.fence_timeout,
-                              consistency=cfg.consistency), 0o644),
+                              consistency=cfg.consistency, tls_params=cfg.tls.libpq()), 0o644),
     }
 
 
@@ -45,4 +48,4 @@ def primary_conninfo(cfg, host):
     with the database name the slot sync worker needs on a first-level standby."""
     return render.conninfo(user=cfg.replication_user, passfile=paths.PGPASS, connect_timeout=cfg.connect_timeout,
                            host=host, port=cfg.upstream_port, application_name=cfg.node_name,
-                           dbname=cfg.replication_db if syncs_slots(cfg) else None)
+                           dbname=cfg.replication_db if syncs_slots(cfg) else None, **cfg.tls.libpq())

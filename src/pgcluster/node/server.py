@@ -8,7 +8,7 @@ import time
 
 import psycopg2
 
-from .. import db, proc
+from .. import db, proc, tls
 from ..errors import CommandError, FatalError
 from . import paths
 
@@ -22,7 +22,7 @@ def local_connect(user, dbname, timeout=2):
 def child_env(pgdata):
     """A trimmed environment for PostgreSQL, repmgr and their children: no secrets."""
     return {"PATH": f"{paths.BINDIR}:/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "TZ": "UTC",
-            "HOME": "/var/lib/postgresql", "PGDATA": pgdata, "PGPASSFILE": paths.PGPASS}
+            "HOME": "/var/lib/postgresql", "PGDATA": pgdata, "PGPASSFILE": paths.PGPASS, **tls.client_env()}
 
 
 def initdb(pgdata, superuser, password):

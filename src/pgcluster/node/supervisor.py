@@ -16,6 +16,7 @@ from ..cluster import endpoint
 from ..cluster.status import NodeState
 from ..errors import CommandError, FatalError, Redecide
 from . import datadir, endpoints, promotion, restore, service
+from .certificates import Certificates
 from .facts import LiveProbe, gather
 from .fencing import Fencing
 from .control import Control
@@ -26,6 +27,7 @@ from .metrics import Record
 from .partners import PartnerWatch
 from .repmgrd import Repmgrd
 from .role import Action, Decision, decide_role
+from .roles import Roles
 from .server import Server, local_connect
 from .slots import SlotSync
 from .snapshot import snapshot
@@ -61,8 +63,9 @@ class Supervisor:
         self.frozen_for = None  # seconds of a freeze that stopped this primary's server, until the loop fences
         self.control = Control(self)
         self.history = History(self)
+        self.certificates = Certificates(self)  # installs the TLS files before the endpoint serves with them
         self.duties = [restore.Restore(self), Fencing(self), Takeover(self), SyncReplication(self), SlotSync(self),
-                       Healing(self), self.history]
+                       Healing(self), self.history, self.certificates, Roles(self)]
         self.probe = LiveProbe(cfg)
         self.live = None  # the local server's facts as of the last tick
         self.record = Record()  # promotions and fences, for /metrics

@@ -21,6 +21,10 @@ from .promotion import announce, check_promotion, last_look, withdraw
 logger = logging.getLogger(__name__)
 
 TAKEOVER_MARGIN = 2.0  # seconds after FENCE_TIMEOUT: by then repmgrd has promoted a killed primary's successor
+# A standby that has seen no running primary since it took its role (the whole cluster starting, as after
+# `docker stack rm` and deploy) waits this long instead: the former primary may still be starting, and Docker
+# Swarm leaves a task out of DNS until its first health check passes (10 s), so it does not even answer yet.
+COLD_START_WAIT = 30.0
 
 
 class Takeover:
@@ -32,6 +36,7 @@ class Takeover:
 
     def reset(self):
         self.primary_seen_at = time.monotonic()
+        self.seen_primary = False  # since this role began
 
     def tick(self, live):
         node, cfg = self.node, self.node.cfg
@@ -42,9 +47,10 @@ class Takeover:
         asked_at, answers, _majority = node.watch.latest
         if any(a.is_running_primary for a in answers.values()):
             self.primary_seen_at = max(self.primary_seen_at, asked_at)
+            self.seen_primary = True
             return
         unseen = time.monotonic() - self.primary_seen_at
-        after = cfg.fence_timeout + TAKEOVER_MARGIN
+        after = cfg.fence_timeout + TAKEOVER_MARGIN if self.seen_primary else COLD_START_WAIT
         if unseen < after or 0 <= live.upstream_last_seen < after:
             return
         me = node.status()

@@ -12,12 +12,13 @@ at, whether it is paused, and its pools; GET /metrics the same and more for Prom
 """
 import json
 import logging
+import socket
 import threading
 import time
 
 import psycopg2
 
-from .. import httpserve, prometheus
+from .. import httpserve, prometheus, tls
 from ..cluster import control
 from ..errors import PgclusterError
 from . import metrics, pcp, status
@@ -39,10 +40,12 @@ class RouterControl:
                                post=control.route(self.cfg.control_password, actions, "this router"))
 
     def scrape(self, _query=None):
-        return metrics.render(self.collector.collect(self.paused_until > time.monotonic()))
+        paused = self.paused_until > time.monotonic()
+        return metrics.render(self.collector.collect(paused)) + tls.metrics(socket.gethostname())
 
     def view(self, _query=None):
-        return json.dumps(status.view(self.cfg, self.pgbouncer, self.paused_until > time.monotonic()), default=str)
+        view = status.view(self.cfg, self.pgbouncer, self.paused_until > time.monotonic())
+        return json.dumps({**view, "tls_expires": tls.expires()}, default=str)
 
     def pause(self, body):
         seconds, timeout = float(body.get("seconds", 30)), float(body.get("timeout", 5))

@@ -14,7 +14,7 @@ import time
 
 import psycopg2
 
-from .. import db, proc, render
+from .. import db, proc, render, tls
 from . import paths
 
 logger = logging.getLogger(__name__)
@@ -23,7 +23,8 @@ BACKEND_PORT = 5432
 # PgBouncer logs every stats_period; routine lines an operator does not need in the container log.
 NOISE = re.compile(r"(stats: \d+ xacts/s|LOG (C|S)-0x)")
 MANAGED = frozenset({"listen_addr", "listen_port", "unix_socket_dir", "pidfile", "logfile", "syslog", "auth_type",
-                     "auth_file", "pool_mode"})
+                     "auth_file", "pool_mode", "client_tls_sslmode", "client_tls_cert_file", "client_tls_key_file",
+                     "client_tls_ca_file", "server_tls_sslmode", "server_tls_ca_file"})
 
 
 def render_all(cfg, primary, readers):
@@ -32,7 +33,8 @@ def render_all(cfg, primary, readers):
         paths.PGBOUNCER_INI: (render.render(
             "pgbouncer.ini", primary=primary, readers=readers or [primary], port=BACKEND_PORT,
             read_only=cfg.pgbouncer_databases, listen_port=paths.PGBOUNCER_PORT, run_dir=paths.PGBOUNCER_RUN,
-            userlist=paths.PGBOUNCER_USERS, pool_mode=cfg.pgbouncer_pool_mode, settings=cfg.pgbouncer_settings),
+            userlist=paths.PGBOUNCER_USERS, pool_mode=cfg.pgbouncer_pool_mode, settings=cfg.pgbouncer_settings,
+            tls=cfg.tls, tls_cert=tls.CERT, tls_key=tls.KEY, tls_ca=tls.CA),
             0o600),
         paths.PGBOUNCER_USERS: (render.render("userlist.txt", users=cfg.db_users), 0o600),
     }

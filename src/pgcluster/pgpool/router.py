@@ -8,7 +8,7 @@ import subprocess
 import threading
 import time
 
-from .. import proc
+from .. import proc, tls
 from ..errors import FatalError
 from . import paths
 from .control import RouterControl
@@ -60,6 +60,7 @@ class Router:
         self.pgpool = None
         self.pgbouncer = PgBouncer(cfg)
         self.stopping = threading.Event()
+        self.certificates = tls.Watch(cfg.tls, who=socket.gethostname())  # installed before anything uses them
 
     def _on_stop(self, signum, _frame):
         logger.info("Received %s; stopping pgpool and PgBouncer.", signal.Signals(signum).name)
@@ -94,11 +95,23 @@ class Router:
                 watcher = Watcher(self.cfg, self.pgpool.pid, pgbouncer=self.pgbouncer)
                 liveness.reset()
                 continue
+            if self.certificates.changed():
+                self.reload_certificates()
+                watcher = Watcher(self.cfg, self.pgpool.pid, pgbouncer=self.pgbouncer)
+                liveness.reset()
             try:
                 watcher.tick()
             except Exception as exc:  # pgpool may still be starting; the next round retries
                 logger.warning("The attach watcher could not run: %s", str(exc).strip())
         return self.stop()
+
+    def reload_certificates(self):
+        """New TLS files: PgBouncer and the endpoint load them at once; pgpool reads its own at start only, so it
+        restarts (its sessions end; PgBouncer's and the other router's go on)."""
+        self.pgbouncer.console("RELOAD")
+        tls.reload()
+        logger.info("Restarting pgpool so that it serves the replaced TLS certificate.")
+        self.restart_pgpool()
 
     def start_pgpool(self):
         if os.path.exists(paths.PID_FILE):  # after a SIGKILL it can hold "1", which stops the next start
