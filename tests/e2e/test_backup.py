@@ -56,7 +56,7 @@ def metrics(cluster):
             assert kind in ("gauge", "counter"), line
             typed.add(name)
         else:
-            match = re.fullmatch(r'([a-z_]+)\{server="pg_cluster"\} (-?[0-9.e+]+)', line)
+            match = re.fullmatch(r'([a-z_]+)\{(?:server="pg_cluster"|name="backup")\} (-?[0-9.e+]+)', line)
             assert match, f"not Prometheus text: {line!r}"
             assert match.group(1) in helped and match.group(1) in typed, f"no HELP/TYPE for {line!r}"
             values[match.group(1)] = float(match.group(2))

@@ -131,7 +131,7 @@ def test_replaced_certificates_are_served_without_a_restart_and_reported_before_
     for service in renewed:
         assert f"  {service}: its TLS certificate expires on " in status, status
     metric = [line for line in cluster.fetch("backup", 8080, "/metrics").splitlines()
-              if line.startswith("pgcluster_tls_certificate_expiry_timestamp_seconds ")]
+              if line.startswith('pgcluster_tls_certificate_expiry_timestamp_seconds{name="backup"} ')]
     assert len(metric) == 1 and float(metric[0].split()[1]) < time.time() + 21 * 86400, metric
     # Replication and the routers still work over the new certificates.
     cluster.query("pgpool", "CREATE TABLE IF NOT EXISTS after_renewal (n int); INSERT INTO after_renewal VALUES (1)")

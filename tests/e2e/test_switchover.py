@@ -16,7 +16,9 @@ cluster = cluster_fixture("switchover", "  pgslave1:\n    environment: {NODE_PRI
 
 CONTROL = ("python3", "-c", """
 import sys
+from pgcluster import tls
 from pgcluster.cluster.control import ControlError, call
+tls.use(tls.installed())  # HTTPS with the router's CA, as the pgcluster command does
 try:
     print(call(sys.argv[1], 8008, sys.argv[2], sys.argv[3], owner=sys.argv[4], seconds=60))
 except ControlError as exc:

@@ -60,17 +60,23 @@ def connection(host, port, timeout):
     return _Https(host, port, timeout, context)
 
 
+def get(host, port, path, timeout):
+    """(status, body) of GET path on host:port; OSError or HTTPException when it does not answer."""
+    conn = connection(host, port, timeout)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
 def get_json(host, port, path, timeout=1.0):
     """The JSON answer of GET path on host:port; None when it does not answer 200 in time."""
     try:
-        conn = connection(host, port, timeout)
-        try:
-            conn.request("GET", path)
-            response = conn.getresponse()
-            if response.status == 200:
-                return json.loads(response.read())
-        finally:
-            conn.close()
+        status, body = get(host, port, path, timeout)
+        if status == 200:
+            return json.loads(body)
     except (OSError, ValueError, http.client.HTTPException):
         _addresses.pop(host, None)
     return None
@@ -79,12 +85,7 @@ def get_json(host, port, path, timeout=1.0):
 def alive(host, port, path, timeout=5.0):
     """(healthy, sentence): whether GET path on host:port answers 200 within timeout."""
     try:
-        conn = connection(host, port, timeout)
-        try:
-            conn.request("GET", path)
-            status = conn.getresponse().status
-        finally:
-            conn.close()
+        status, _ = get(host, port, path, timeout)
     except (OSError, http.client.HTTPException) as exc:
         return False, f"{path} on port {port} did not answer: {exc}"
     return status == 200, f"{path} on port {port} answered {status}"
