@@ -118,7 +118,8 @@ class Swarm:
     def start(self, host):
         docker("start", host)
         self._ports.clear()  # a started container publishes new ports
-        wait_for(lambda: self.engine(host, "info", check=False).returncode == 0, 60, f"{host}'s dockerd")
+        # 12 s alone; once over 60 s for a host that ran four tasks, on a loaded machine.
+        wait_for(lambda: self.engine(host, "info", check=False).returncode == 0, 240, f"{host}'s dockerd")
 
     def pause(self, host):
         docker("pause", host)
