@@ -118,7 +118,7 @@ class Swarm:
     def start(self, host):
         docker("start", host)
         self._ports.clear()  # a started container publishes new ports
-        # 12 s alone; once over 60 s for a host that ran four tasks, on a loaded machine.
+        # The engine answers about 12 s after the start; the bound is generous.
         wait_for(lambda: self.engine(host, "info", check=False).returncode == 0, 240, f"{host}'s dockerd")
 
     def pause(self, host):
