@@ -4,13 +4,14 @@ One cluster goes through the scenarios in order: the primary is cut off and
 fences itself, comes back and rejoins; the new primary is frozen and steps
 down when it wakes; a standby is cut off without any failover; the middle of
 the cascade dies and comes back, once with repmgrd moving the cascade to the
-primary and once with repmgrd frozen, so that pgcluster must.
+primary and once with repmgrd frozen, so that pgcluster must; and a primary
+frozen with a standby (a frozen host) while writes go through the routers.
 """
 import time
 
 import pytest
 
-from .cluster import NODE_NAMES, SERVICES, wait_for
+from .cluster import NODE_NAMES, ROUTERS, SERVICES, wait_for
 from .conftest import cluster_fixture, writer_for
 
 FENCE_TIMEOUT = 3  # the default
@@ -164,3 +165,27 @@ def test_a_primary_frozen_just_as_repmgrd_starts_is_still_replaced(cluster):
     writer.stop()
     cluster.primary = cluster.wait_tree(timeout=120)
     assert cluster.primary != frozen
+
+
+def test_a_primary_and_a_standby_frozen_at_once_move_writes_through_the_routers(cluster):
+    """A host that freezes stops its primary and a standby at one instant. Detaching pgpool's primary makes
+    pgpool search its attached backends for a new one, and the search waited on the frozen standby until it
+    thawed: writes through the routers stopped for as long as the host stayed frozen."""
+    frozen = [cluster.primary, "pgslave2"]
+    cluster.wait_repmgrd_settled([s for s in SERVICES if s not in frozen])
+    writer = writer_for(cluster, ROUTERS)
+    paused_at = time.monotonic()
+    for service in frozen:
+        cluster.pause(service)
+    try:
+        wait_for(lambda: writer.first_ack_after(paused_at, not_on=NODE_NAMES[frozen[0]], sent_after=True), 60,
+                 "writes through the routers on a new primary")
+    finally:
+        for service in frozen:
+            cluster.unpause(service)
+    writer.stop()
+    cluster.primary = cluster.wait_tree(timeout=120)
+    assert cluster.primary not in frozen
+    assert cluster.writable() == [cluster.primary]
+    present = {n for (n,) in cluster.query(cluster.primary, "SELECT n FROM writes")}
+    assert len(writer.numbers() - present) <= 5  # eventual mode may lose the last acknowledged writes

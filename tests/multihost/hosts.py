@@ -97,12 +97,18 @@ class Swarm:
         flags = [arg for k, v in (env or {}).items() for arg in ("-e", f"{k}={v}")]
         return docker("exec", *flags, host, "docker", *args, check=check, timeout=timeout)
 
-    def manager(self):
-        """A host whose engine answers as a swarm manager (the first that does)."""
-        for host in self.hosts:
-            if self.engine(host, "node", "ls", check=False, timeout=15).returncode == 0:
-                return host
-        raise AssertionError("no swarm manager answers")
+    def manager(self, timeout=120):
+        """A host whose engine answers as a swarm manager (the first that does). Just after a host rejoins,
+        the managers may be electing a leader and answer nothing for a while."""
+        def answering():
+            for host in self.hosts:
+                try:
+                    if self.engine(host, "node", "ls", check=False, timeout=15).returncode == 0:
+                        return host
+                except subprocess.TimeoutExpired:
+                    continue
+            return None
+        return wait_for(answering, timeout, "a swarm manager to answer")
 
     def port(self, host, private):
         """The 127.0.0.1 port on this machine that reaches host's port private."""
@@ -212,9 +218,12 @@ class Swarm:
         host = self.manager()
         out = []
         for service in ("pgmaster", "pgslave1", "pgslave2", "pgslave3", "pgpool", "pgpool2", "backup"):
-            result = self.engine(host, "service", "logs", "--timestamps", "--no-trunc", f"{self.stack}_{service}",
-                                 check=False, timeout=60)
-            out.append(result.stdout + result.stderr)
+            try:
+                result = self.engine(host, "service", "logs", "--timestamps", "--no-trunc", f"{self.stack}_{service}",
+                                     check=False, timeout=120)
+                out.append(result.stdout + result.stderr)
+            except subprocess.TimeoutExpired:
+                out.append(f"({service}: no logs within 120 s)")
         return "\n".join(out)
 
 

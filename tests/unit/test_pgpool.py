@@ -172,6 +172,21 @@ def test_a_backend_silent_for_long_is_detached(silent, expected):
     assert watcher.decide(nodes, {"pgmaster": PRIMARY, "pgslave3": down("pgslave3")}, silent=silent) == expected
 
 
+def test_a_frozen_hosts_standby_is_detached_before_pgpools_primary_on_it():
+    """Detaching pgpool's primary makes it search the attached backends for a new one, and that search waits
+    without end on a frozen one: a frozen host's standbys go first, even those silent only briefly."""
+    nodes = {0: node("pgmaster"), 2: node("pgslave3", role="primary"), 3: node("pgslave2")}
+    statuses = {"pgmaster": answer("pgmaster", primary="pgslave3", streaming=False),
+                "pgslave3": down("pgslave3"), "pgslave2": down("pgslave2")}
+    for silent in ({"pgslave3": 5.0, "pgslave2": 5.0}, {"pgslave3": 5.0, "pgslave2": 1.0}):
+        assert watcher.decide(nodes, statuses, silent=silent) == [
+            ("detach", 3, "pgslave2 does not answer either, and pgpool's search for a new primary would wait on it")
+            if silent["pgslave2"] < 4 else ("detach", 3, "pgslave2 has not answered for 5 s"),
+            ("detach", 2, "pgslave3 has not answered for 5 s")]
+    assert watcher.decide(nodes, statuses, silent={"pgslave3": 1.0, "pgslave2": 5.0}) == [
+        ("detach", 3, "pgslave2 has not answered for 5 s")]  # a standby alone: pgpool searches for nothing
+
+
 MB = 1048576
 WEIGHTS = {0: 1.0, 1: 1.0, 2: 1.0}
 ALL_ANSWER = {"pgmaster": PRIMARY, "pgslave1": answer("pgslave1"), "pgslave3": answer("pgslave3")}

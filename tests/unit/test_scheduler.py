@@ -162,7 +162,9 @@ def test_a_backup_asked_for_while_another_runs_waits_for_it_instead_of_failing(t
         taker = threading.Thread(target=lambda: result.setdefault("id", take_backup(cfg, "full", barman)))
         with caplog.at_level("INFO"):
             taker.start()
-            time.sleep(1.5)
+            deadline = time.monotonic() + 10
+            while "Waiting for the base backup in progress" not in caplog.text and time.monotonic() < deadline:
+                time.sleep(0.05)
             assert barman.calls == [] and taker.is_alive()
             fcntl.flock(running, fcntl.LOCK_UN)
             taker.join(10)

@@ -117,8 +117,8 @@ def certificate_lines(found, now=None):
     known = {host: when for host, when in expiry.items() if when}
     if not known:
         return ["Certificates", "  TLS is off"]
-    warnings = [f"  {host}: {tls.expiry_warning(when, now)}" for host, when in sorted(known.items())
-                if tls.expiry_warning(when, now)]
+    said = {host: tls.expiry_warning(when, now) for host, when in sorted(known.items())}
+    warnings = [f"  {host}: {warning}" for host, warning in said.items() if warning]
     first = min(known, key=known.get)
     return ["Certificates"] + (warnings or [f"  {len(known)} in use, none expires within {tls.EXPIRY_WARNING_DAYS} "
                                             f"days (first: {first}, on {_when(known[first])[:10]})"])

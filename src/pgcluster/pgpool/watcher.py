@@ -33,7 +33,12 @@ pgpool-II 4.6 itself: its health check waits on the frozen connection without
 end (its timeout no longer interrupts the read). So the watcher detaches a
 backend pgpool still counts as up once its status endpoint has been silent
 for SILENT_AFTER seconds, and a primary pgpool still writes to once the
-cluster's answers show another running primary.
+cluster's answers show another running primary. Detaching pgpool's primary
+starts the search for a primary, and the search's connection to a frozen
+backend waits without end, so a frozen host (its primary and a standby
+stopped at once) stopped pgpool until the host thawed. So when pgpool's
+primary is detached, every other attached backend that does not answer now
+is detached before it, and the primary last.
 """
 import logging
 import os
@@ -108,7 +113,23 @@ def decide(nodes, statuses, lags=None, threshold=0, weights=None, silent=None, u
             actions.append(("weigh_in", num, f"{host} is the primary now"))
         elif zeroed(node, weights.get(num)) and lag is not None and caught_up:
             actions.append(("weigh_in", num, f"{behind}, within half of delay_threshold ({threshold})"))
-    return actions
+    return primary_detached_last(nodes, actions, silent)
+
+
+def primary_detached_last(nodes, actions, silent):
+    """actions with pgpool's primary detached after every other attached backend that does not answer now
+    (detaching the primary makes pgpool search the attached backends, and a frozen one holds the search),
+    and the attaches after the detaches."""
+    detaching = {num for action, num, _ in actions if action == "detach"}
+    old = {num for num in detaching if nodes[num].role == "primary"}
+    if not old:
+        return actions
+    first = [("detach", num, f"{node.host} does not answer either, and pgpool's search for a new primary "
+                             f"would wait on it") for num, node in sorted(nodes.items())
+             if num not in detaching and node.status == "up" and node.host in silent]
+    detaches = [a for a in actions if a[0] == "detach"]
+    return (first + [a for a in detaches if a[1] not in old] + [a for a in detaches if a[1] in old]
+            + [a for a in actions if a[0] != "detach"])
 
 
 def pgpool_primaryless(nodes, statuses):
