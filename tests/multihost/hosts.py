@@ -155,8 +155,10 @@ class Swarm:
                "-c", "stack.yml", self.stack, timeout=300)
 
     def remove(self):
-        """docker stack rm, and wait until no task of it runs on any host."""
-        self.engine(self.manager(), "stack", "rm", self.stack)
+        """docker stack rm until it has removed everything (it removes the services first, and fails on the
+        secrets and the network their stopping tasks still use), and wait until no task of it runs on any host."""
+        wait_for(lambda: self.engine(self.manager(), "stack", "rm", self.stack, check=False).returncode == 0, 120,
+                 "docker stack rm to remove the stack's secrets and network", interval=2)
         wait_for(lambda: not any(self.tasks(h) for h in self.hosts), 120, "the stack's containers to stop")
 
     def tasks(self, host):
