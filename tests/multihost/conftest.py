@@ -7,8 +7,6 @@ from tests.e2e.conftest import LOG_LINES, images  # noqa: F401 (the session fixt
 
 from .hosts import Swarm
 
-ROUTER_SERVICES = ("pgpool", "pgpool2")
-
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
@@ -19,7 +17,7 @@ def pytest_runtest_makereport(item, call):
     if report.when != "call" or not report.failed or not swarms:
         return
     swarm = swarms[0]
-    for service in ROUTER_SERVICES + ("pgmaster", "pgslave1", "pgslave3"):
+    for service in ("pgpool", "pgpool2", "pgmaster", "pgslave1", "pgslave3"):
         try:
             host = swarm.manager(timeout=30)
             result = swarm.engine(host, "service", "logs", "--tail", str(LOG_LINES), f"{swarm.stack}_{service}",

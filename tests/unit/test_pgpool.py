@@ -172,19 +172,24 @@ def test_a_backend_silent_for_long_is_detached(silent, expected):
     assert watcher.decide(nodes, {"pgmaster": PRIMARY, "pgslave3": down("pgslave3")}, silent=silent) == expected
 
 
-def test_a_frozen_hosts_standby_is_detached_before_pgpools_primary_on_it():
+FROZEN_HOST = {0: node("pgmaster"), 2: node("pgslave3", role="primary"), 3: node("pgslave2")}
+FROZEN_ANSWERS = {"pgmaster": answer("pgmaster", primary="pgslave3", streaming=False),
+                  "pgslave3": down("pgslave3"), "pgslave2": down("pgslave2")}
+
+
+@pytest.mark.parametrize("silent, expected", [
+    ({"pgslave3": 5.0, "pgslave2": 5.0},
+     [("detach", 3, "pgslave2 has not answered for 5 s"), ("detach", 2, "pgslave3 has not answered for 5 s")]),
+    ({"pgslave3": 5.0, "pgslave2": 1.0},
+     [("detach", 3, "pgslave2 does not answer either, and pgpool's search for a new primary would wait on it"),
+      ("detach", 2, "pgslave3 has not answered for 5 s")]),
+    ({"pgslave3": 1.0, "pgslave2": 5.0},
+     [("detach", 3, "pgslave2 has not answered for 5 s")]),  # a standby alone: pgpool searches for nothing
+])
+def test_a_frozen_hosts_standby_is_detached_before_pgpools_primary_on_it(silent, expected):
     """Detaching pgpool's primary makes it search the attached backends for a new one, and that search waits
     without end on a frozen one: a frozen host's standbys go first, even those silent only briefly."""
-    nodes = {0: node("pgmaster"), 2: node("pgslave3", role="primary"), 3: node("pgslave2")}
-    statuses = {"pgmaster": answer("pgmaster", primary="pgslave3", streaming=False),
-                "pgslave3": down("pgslave3"), "pgslave2": down("pgslave2")}
-    for silent in ({"pgslave3": 5.0, "pgslave2": 5.0}, {"pgslave3": 5.0, "pgslave2": 1.0}):
-        assert watcher.decide(nodes, statuses, silent=silent) == [
-            ("detach", 3, "pgslave2 does not answer either, and pgpool's search for a new primary would wait on it")
-            if silent["pgslave2"] < 4 else ("detach", 3, "pgslave2 has not answered for 5 s"),
-            ("detach", 2, "pgslave3 has not answered for 5 s")]
-    assert watcher.decide(nodes, statuses, silent={"pgslave3": 1.0, "pgslave2": 5.0}) == [
-        ("detach", 3, "pgslave2 has not answered for 5 s")]  # a standby alone: pgpool searches for nothing
+    assert watcher.decide(FROZEN_HOST, FROZEN_ANSWERS, silent=silent) == expected
 
 
 MB = 1048576
