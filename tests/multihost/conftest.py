@@ -16,13 +16,8 @@ def pytest_runtest_makereport(item, call):
     swarms = [v for v in getattr(item, "funcargs", {}).values() if isinstance(v, Swarm)]
     if report.when != "call" or not report.failed or not swarms:
         return
-    swarm = swarms[0]
-    for service in ("pgpool", "pgpool2", "pgmaster", "pgslave1", "pgslave3"):
-        try:
-            host = swarm.manager(timeout=30)
-            result = swarm.engine(host, "service", "logs", "--tail", str(LOG_LINES), f"{swarm.stack}_{service}",
-                                  check=False, timeout=60)
-            lines = (result.stdout + result.stderr).splitlines()
-        except (AssertionError, subprocess.TimeoutExpired) as exc:  # a report is no place to fail again
-            lines = [f"(no logs: {exc})"]
-        report.sections.append((f"{service} log, last {LOG_LINES} lines", "\n".join(lines)))
+    try:
+        text = swarms[0].logs(("pgpool", "pgpool2", "pgmaster", "pgslave1", "pgslave3"), tail=LOG_LINES)
+    except (AssertionError, subprocess.TimeoutExpired) as exc:  # a report is no place to fail again
+        text = f"(no logs: {exc})"
+    report.sections.append((f"routers' and nodes' logs, last {LOG_LINES} lines of each container", text))

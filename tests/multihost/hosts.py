@@ -20,6 +20,7 @@ IMAGES = ("postgis-cluster/postgis:latest", "postgis-cluster/pgpool:latest", "po
 LABELS = ("pgmaster", "pgslave1", "pgslave3")  # host i holds the node LABELS[i] (docker-compose/stack.yml)
 # The ports the stack publishes on its hosts (mode: host): routers, PgBouncer, nodes, Barman's metrics.
 PORTS = (5430, 5431, 6430, 6431, 5441, 5442, 5443, 5444, 8080)
+NODES_AND_ROUTERS = ("pgmaster", "pgslave1", "pgslave2", "pgslave3", "pgpool", "pgpool2", "backup")
 NODE_PORTS = {"pgmaster": 5441, "pgslave1": 5442, "pgslave2": 5443, "pgslave3": 5444}
 HOST_FLAGS = ["--cap-add", "ALL", "--cap-drop", "SYS_RESOURCE", "--security-opt", "apparmor=unconfined",
               "--security-opt", "seccomp=unconfined", "--security-opt", "systempaths=unconfined",
@@ -138,6 +139,7 @@ class Swarm:
 
     def reconnect(self, host):
         docker("network", "connect", "--ip", self.addresses[host], self.network, host)
+        self._ports.clear()  # a reconnected container publishes its ephemeral ports anew, on other numbers
 
     # --- the stack --------------------------------------------------------------------------------
     def deploy(self, mode="strict"):
@@ -215,17 +217,26 @@ class Swarm:
     def password(self):
         return (self.workdir / "stack" / "secrets" / "postgres_password").read_text()
 
-    def logs(self):
-        """Every service's log, from a manager (for a failed run)."""
-        host = self.manager()
+    def logs(self, services=NODES_AND_ROUTERS, tail=None):
+        """The log of every container of services on every host that answers, stopped ones too (a task Swarm
+        moved away keeps its log where it ran). Read from each host's engine: `docker service logs` relays
+        through a manager and can wait without end after a task moved."""
         out = []
-        for service in ("pgmaster", "pgslave1", "pgslave2", "pgslave3", "pgpool", "pgpool2", "backup"):
-            try:
-                result = self.engine(host, "service", "logs", "--timestamps", "--no-trunc", f"{self.stack}_{service}",
-                                     check=False, timeout=120)
-                out.append(result.stdout + result.stderr)
-            except subprocess.TimeoutExpired:
-                out.append(f"({service}: no logs within 120 s)")
+        for host in self.hosts:
+            listed = self.engine(host, "ps", "-a", "--filter", f"label=com.docker.stack.namespace={self.stack}",
+                                 "--format", '{{.Label "com.docker.swarm.service.name"}}\t{{.ID}}\t{{.Status}}',
+                                 check=False, timeout=15)
+            for line in listed.stdout.splitlines():
+                name, cid, status = line.split("\t")
+                if name.split("_", 1)[-1] not in services:
+                    continue
+                try:
+                    result = self.engine(host, "logs", "--timestamps", *(["--tail", str(tail)] if tail else []),
+                                         cid, check=False, timeout=60)
+                    text = result.stdout + result.stderr
+                except subprocess.TimeoutExpired:
+                    text = "(no log within 60 s)"
+                out.append(f"===== {name} on {host} ({status})\n{text}")
         return "\n".join(out)
 
 

@@ -26,12 +26,28 @@ class FakeRepmgr:
         self.follows.append(node_id)
 
 
-def healing(cfg, answers, fail=False):
-    restarts = []
+class FakeRepmgrd:
+    def __init__(self):
+        self.events = []
+
+    def stop(self, grace=2):
+        self.events.append("stop")
+
+    def start(self):
+        self.events.append("start")
+
+    def restart(self):
+        self.events.append("restart")
+
+
+def healing(cfg, answers, fail=False, round=None, probed=None):
+    """The duty on a node whose client gets answers, whose partner watch's latest round holds round and whose
+    live probe reads probed."""
     node = SimpleNamespace(cfg=cfg, client=FakeClient(answers), fenced=False, control=SimpleNamespace(leased=lambda: False),
-                           repmgrd=SimpleNamespace(restart=lambda: restarts.append(1)))
+                           repmgrd=FakeRepmgrd(), watch=SimpleNamespace(latest=(0.0, round or {}, True)),
+                           probe=SimpleNamespace(read=lambda: probed))
     duty = Healing(node, repmgr=FakeRepmgr(fail))
-    duty.restarts = restarts
+    duty.repmgrd = node.repmgrd
     return duty
 
 
@@ -45,13 +61,13 @@ ANSWERS = {"pgmaster": primary("pgmaster", node_id=1), "pgslave3": standby("pgsl
 def test_a_first_level_standby_under_another_standby_returns_to_the_primary():
     duty = healing(FIRST_LEVEL, ANSWERS)
     duty.tick(live(upstream="pgslave3"))
-    assert duty.repmgr.follows == [1] and duty.restarts == [1]
+    assert duty.repmgr.follows == [1] and duty.repmgrd.events == ["restart"]
 
 
 def test_a_healthy_standby_is_left_alone():
     duty = healing(FIRST_LEVEL, ANSWERS)
     duty.tick(live())
-    assert duty.repmgr.follows == [] and duty.restarts == []
+    assert duty.repmgr.follows == [] and duty.repmgrd.events == []
 
 
 def test_a_stuck_standby_follows_the_primary_after_a_while_and_not_before():
@@ -99,3 +115,29 @@ def test_a_standby_that_followed_and_still_does_not_stream_is_rewound():
     with pytest.raises(Redecide) as raised:
         duty.tick(live(streaming=False, timeline=2))
     assert raised.value.decision.action is Action.REWIND and duty.repmgr.follows == [1]
+
+
+PROMOTED = {"pgmaster": down("pgmaster"), "pgslave3": primary("pgslave3", timeline=2, node_id=4)}
+FROZEN_UPSTREAM = live(upstream="pgmaster", streaming=True, timeline=1)  # its stream looks alive for a while
+
+
+def test_a_first_level_standby_follows_a_partner_promoted_while_its_upstream_froze_at_once():
+    """A frozen primary's stream stays up until wal_receiver_timeout, and strict commits wait for a standby of
+    the new primary: no STUCK_AFTER, no next check; repmgrd is stopped first, so its own follow never runs
+    alongside, and started again after."""
+    duty = healing(FIRST_LEVEL, PROMOTED, round=PROMOTED, probed=FROZEN_UPSTREAM)
+    duty.next_check = time.monotonic() + 60
+    duty.tick(FROZEN_UPSTREAM)
+    assert duty.repmgr.follows == [4] and duty.repmgrd.events == ["stop", "restart"]
+
+
+@pytest.mark.parametrize("cfg, round, probed", [
+    (CASCADE, PROMOTED, FROZEN_UPSTREAM),  # a cascade stays under its upstream, which moves
+    (FIRST_LEVEL, {"pgmaster": down("pgmaster"), "pgslave3": standby("pgslave3")}, FROZEN_UPSTREAM),
+    (FIRST_LEVEL, PROMOTED, live(upstream="pgslave3", timeline=1, primary="pgslave3")),  # repmgrd moved it meanwhile
+])
+def test_a_standby_does_not_follow_at_once_otherwise(cfg, round, probed):
+    duty = healing(cfg, PROMOTED, round=round, probed=probed)
+    duty.next_check = time.monotonic() + 60
+    duty.tick(FROZEN_UPSTREAM)
+    assert duty.repmgr.follows == [] and duty.repmgrd.events in ([], ["stop", "start"])

@@ -1,4 +1,5 @@
 """The failover takeover, with a fake partner watch, a fake repmgr and a fake repmgrd."""
+import threading
 import time
 from types import SimpleNamespace
 
@@ -31,7 +32,8 @@ def takeover(answers, unseen=10.0, status=None, cfg=CFG, seen=True):
     """seen: whether the node has seen a running primary since its role began (False: the cluster starting)."""
     promoted, restarted = [], []
     node = SimpleNamespace(cfg=cfg, fenced=False, watch=Watch(answers), control=SimpleNamespace(leased=lambda: False), status=lambda: status or me(),
-                           client=FakeClient(answers), repmgrd=SimpleNamespace(restart=lambda: restarted.append(1)))
+                           client=FakeClient(answers), repmgrd=SimpleNamespace(restart=lambda: restarted.append(1)),
+                           wakeup=threading.Event())
     duty = Takeover(node, repmgr=SimpleNamespace(promote=lambda cfg: promoted.append(cfg.host)),
                     announce=lambda: promoted.append("announced"), withdraw=lambda: promoted.append("withdrawn"))
     duty.primary_seen_at = time.monotonic() - unseen

@@ -13,9 +13,18 @@ A standby is healthy when it streams on the primary's timeline. One that has
 not been for STUCK_AFTER seconds while a primary runs, or at once when that
 primary is on a newer timeline and nothing streams, follows that primary, and
 is rewound (or cloned) when it cannot, or when it still does not stream after
-following (it holds WAL of a timeline the primary never had), for example when it holds WAL the new
-primary never had. After pgcluster moves a standby itself, repmgrd restarts,
-so that it monitors the upstream the node really has.
+following (it holds WAL of a timeline the primary never had). After pgcluster
+moves a standby itself, repmgrd restarts, so that it monitors the upstream the
+node really has.
+
+A first-level standby whose partner watch shows a partner running as primary
+on a newer timeline, while this standby still streams from another node,
+follows that primary at once: a frozen primary's stream looks alive until
+wal_receiver_timeout, and repmgrd, each of its checks of the frozen node
+waiting a connect timeout, moves the standby seconds after pgcluster's
+takeover promoted another (in strict mode no commit is acknowledged until a
+standby streams from the new primary). Its repmgrd is stopped first, so that
+repmgrd's own follow never runs alongside.
 """
 import logging
 import time
@@ -63,6 +72,9 @@ class Healing:
         if not live or live.role != "standby" or self.node.fenced or self.node.control.leased():
             self.healthy_at = now
             return
+        promoted = self.promoted_elsewhere(live)
+        if promoted:
+            return self.follow_at_once(promoted)
         if now < self.next_check:
             return
         self.next_check = now + CHECK_EVERY
@@ -76,7 +88,30 @@ class Healing:
         elif now - self.healthy_at > STUCK_AFTER or (primary.timeline > live.timeline and not live.streaming):
             # A primary on a newer timeline, and no stream: a failover happened and nobody moved this
             # standby (repmgrd waits for a notification the promoted node may not send); follow it now.
-            self.rejoin(primary)
+            self.rejoin(primary, f"this standby has not streamed on {primary.host}'s timeline for "
+                                 f"{time.monotonic() - self.healthy_at:.0f} s")
+
+    def promoted_elsewhere(self, live):
+        """The partner that the partner watch's latest round shows running as primary on a newer timeline than
+        this first-level standby's, while this standby streams from another node; else None."""
+        cfg = self.node.cfg
+        if cfg.host not in cfg.partners or self.followed:
+            return None
+        _asked_at, answers, _majority = self.node.watch.latest
+        return next((a for a in answers.values() if a.is_running_primary and a.timeline > live.timeline
+                     and a.host != live.upstream), None)
+
+    def follow_at_once(self, seen):
+        primary = self.node.client.ask(seen.host)  # the round may be a second old
+        if not (primary.is_running_primary and primary.timeline == seen.timeline):
+            return
+        self.node.repmgrd.stop(grace=0)
+        live = self.node.probe.read()  # repmgrd may have moved it meanwhile
+        if not (live and live.role == "standby" and live.upstream != primary.host):
+            self.node.repmgrd.start()
+            return
+        self.rejoin(primary, f"{primary.host} runs as primary on timeline {primary.timeline}, newer than this "
+                             f"standby's, which still streams from {live.upstream or 'nobody'}")
 
     def restore_shape(self, live, primary):
         cfg = self.node.cfg
@@ -91,12 +126,11 @@ class Healing:
         self.node.repmgrd.restart()
         logger.info("Now streaming from %s instead of %s, as the configured tree wants.", wanted, live.upstream)
 
-    def rejoin(self, primary):
+    def rejoin(self, primary, why):
         if self.followed == primary.host:  # it followed, and still does not stream: its WAL went elsewhere
             why = f"this standby followed {primary.host} and still does not stream on its timeline"
             raise Redecide(why, decision=Decision(Action.REWIND, why, primary.host))
-        logger.warning("This standby has not streamed on %s's timeline for %.0f s; following %s.", primary.host,
-                       time.monotonic() - self.healthy_at, primary.host)
+        logger.warning("Following %s: %s.", primary.host, why)
         self.followed = primary.host
         try:
             self.repmgr.follow(self.node.cfg, primary.node_id)

@@ -17,6 +17,8 @@ from ..cluster.status import NodeState
 from . import paths
 
 ANNOUNCED_FOR = 30.0  # seconds a standby's announced promotion shows as PROMOTING, unless it is primary sooner
+LAST_LOOK = 1.0  # seconds the last look waits for the old primary, as long as a partner round's ask (a frozen
+# one never answers, and every promotion after a freeze waits this long)
 
 
 def first_in_line(me, answers):
@@ -91,7 +93,7 @@ def last_look(client, old):
     """None when the old primary neither runs as primary again nor is resuming, else the refusal."""
     if not old:
         return None
-    answer = client.ask(old, timeout=2)
+    answer = client.ask(old, timeout=LAST_LOOK)
     if answer.is_running_primary:
         return f"{old} answers as a running primary again; not promoting"
     if answer.state is NodeState.RESUMING:

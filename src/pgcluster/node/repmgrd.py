@@ -1,5 +1,7 @@
 """repmgrd, the failover daemon, as a child of the supervisor."""
 import logging
+import os
+import signal
 import subprocess
 import time
 
@@ -26,14 +28,23 @@ class Repmgrd:
         self.started = time.monotonic()
         proc.forward_output(self.process, "repmgrd")
 
-    def stop(self):
-        """SIGTERM, then SIGKILL after 2 s: repmgrd keeps no state, and can hang in a name lookup."""
-        proc.stop_child(self.process, 2)
+    def stop(self, grace=2):
+        """SIGTERM, then SIGKILL after grace seconds: repmgrd keeps no state, and can hang in a name lookup
+        or in a check of a frozen node (until its connect timeout). Whatever it started (a follow, a promotion
+        check) stops with it: the process group goes too."""
+        if self.process is None:
+            return
+        proc.stop_child(self.process, grace)
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)  # it leads its own session (start_new_session)
+        except ProcessLookupError:
+            pass
         self.process = None
 
     def restart(self):
-        """After pgcluster moved this node to another upstream: repmgrd must monitor that one."""
-        self.stop()
+        """After pgcluster moved this node to another upstream, or promoted it: repmgrd must monitor what the
+        node is now. The one running may be waiting on a frozen upstream: it is not waited for."""
+        self.stop(grace=0)
         self.start()
 
     def uptime(self):

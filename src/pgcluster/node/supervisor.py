@@ -168,6 +168,7 @@ class Supervisor:
                 if decision.action is Action.START_PRIMARY and resuming:
                     decision = self.resume_or_not(decision)
                 self.transitions.carry_out(decision)
+                promotion.withdraw()  # a promotion announced before this role is over, or moot
                 self.history.took_role(decision, before.was_primary, fenced_before, restored)
                 self.exporter.restart()
                 fenced = decision.action is Action.FENCE
@@ -262,6 +263,7 @@ class Supervisor:
     def promoted(self, live):
         """This standby runs as primary now: repmgrd promoted it after a failure, or a switchover did."""
         switchover = self.control.leased()
+        promotion.withdraw()  # done: should this node be a standby again soon, it is not promoting then
         self.record.promoted(switchover)
         kind = "switchover" if switchover else "failover"
         logger.info("Promoted by a %s: this node is the primary now, on timeline %s.", kind, live.timeline,

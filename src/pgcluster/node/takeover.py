@@ -72,4 +72,5 @@ class Takeover:
             logger.warning("Promoting this node failed: %s", exc)
             return
         node.repmgrd.restart()
+        node.wakeup.set()  # the next tick at once: the status endpoint shows the new primary to its partners
         logger.info("Promoted: this node is the primary now.")
