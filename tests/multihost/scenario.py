@@ -51,7 +51,9 @@ def connect(swarm):
 
 def converged(swarm):
     """The primary's name once the cluster is whole again: one primary, every other node streaming, both
-    routers sending writes to it; else None."""
+    routers sending writes to it and counting every node up; else None. (A fault that comes while a router
+    has not attached a standby that rejoined yet, and that standby is the one promoted, costs pgpool's search
+    for a primary once more: doc/FLOWS.md, Router.)"""
     primaries = [s for s in NODES if swarm.is_primary(s)]
     if len(primaries) != 1:
         return None
@@ -74,11 +76,13 @@ def converged(swarm):
             try:
                 landed = db.scalar(conn, "SELECT split_part(current_setting('cluster_name'), '/', 2) "
                                          "FROM (SELECT pg_current_wal_lsn()) AS writable")
+                statuses = [row[3] for row in db.rows(conn, "SHOW pool_nodes")]
             finally:
                 conn.close()
         except Exception:
             return None
-        if landed != NODE_NAMES[primary]:
+        attached = len(statuses) == len(NODES) and all(s in ("up", "waiting") for s in statuses)  # waiting: unused yet
+        if landed != NODE_NAMES[primary] or not attached:
             return None
     return primary
 
