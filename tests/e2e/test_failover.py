@@ -48,10 +48,12 @@ def test_old_primary_rejoins_as_standby_with_rewind(cluster):
     assert cluster.wait_tree() == cluster.primary
     wait_for(lambda: cluster.query("pgmaster", "SELECT count(*) FROM writes WHERE n = -1")[0][0] == 1, 30,
              "the row written on the new primary to reach the old one")
+    # The rejoin is logged once repmgr has registered it, which can be a second after the node streams.
+    wait_for(lambda: f"Rejoined as a standby of {cluster.primary}." in cluster.logs("pgmaster"), 30,
+             "pgmaster to log its rejoin")
     logs = cluster.logs("pgmaster")
     assert f"this node was primary but {cluster.primary} is the primary now; rejoining as its standby " \
            "with pg_rewind" in logs
-    assert f"Rejoined as a standby of {cluster.primary}." in logs
     assert "cloning afresh" not in logs
 
 
