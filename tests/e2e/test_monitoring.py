@@ -57,7 +57,9 @@ def test_every_scrape_target_is_up_and_its_metrics_are_read(cluster):
     wait_for(lambda: query(cluster, 'sum(pgcluster_node_role{role="primary"})') == {"": 1.0}, 60,
              "exactly one primary in the nodes' own gauges")
     assert len(query(cluster, "pg_up == 1")) == 4  # prometheus-postgres-exporter in each node
-    assert query(cluster, "count(pgpool_backend_up == 1)") == {"": 8.0}  # four backends, two routers
+    # Four backends, two routers: the cascade is attached last, a scrape after it streams.
+    wait_for(lambda: query(cluster, "count(pgpool_backend_up == 1)") == {"": 8.0}, 60,
+             "every backend up in both routers' metrics")
     assert query(cluster, "count(pgbouncer_up == 1)") == {"": 2.0}
     assert len(query(cluster, "barman_disk_free_bytes")) == 1
     slowest = max(query(cluster, 'max_over_time(scrape_duration_seconds{job="pgcluster"}[1m])').values())
