@@ -1,4 +1,5 @@
 """Standby duties: the tree's shape restored, a stuck standby following or rewound, with fakes."""
+import threading
 import time
 from types import SimpleNamespace
 
@@ -45,7 +46,7 @@ def healing(cfg, answers, fail=False, round=None, probed=None):
     live probe reads probed."""
     node = SimpleNamespace(cfg=cfg, client=FakeClient(answers), fenced=False, control=SimpleNamespace(leased=lambda: False),
                            repmgrd=FakeRepmgrd(), watch=SimpleNamespace(latest=(0.0, round or {}, True)),
-                           probe=SimpleNamespace(read=lambda: probed))
+                           probe=SimpleNamespace(read=lambda: probed), live=probed, wakeup=threading.Event())
     duty = Healing(node, repmgr=FakeRepmgr(fail))
     duty.repmgrd = node.repmgrd
     return duty
@@ -129,6 +130,8 @@ def test_a_first_level_standby_follows_a_partner_promoted_while_its_upstream_fro
     duty.next_check = time.monotonic() + 60
     duty.tick(FROZEN_UPSTREAM)
     assert duty.repmgr.follows == [4] and duty.repmgrd.events == ["stop", "restart"]
+    assert duty.node.live.primary == "pgslave3"  # its status names the primary it follows, from the start
+    assert duty.node.wakeup.is_set()  # and is read again at once after the follow
 
 
 @pytest.mark.parametrize("cfg, round, probed", [

@@ -28,6 +28,7 @@ repmgrd's own follow never runs alongside.
 """
 import logging
 import time
+from dataclasses import replace
 
 from ..cluster.primary import find_primary
 from ..errors import CommandError, Redecide
@@ -110,6 +111,10 @@ class Healing:
         if not (live and live.role == "standby" and live.upstream != primary.host):
             self.node.repmgrd.start()
             return
+        # From now on this node's status names the primary it follows, not the one its metadata still names: a
+        # former primary that comes back and sees a majority of partners (this node among them) but not the new
+        # primary must not take this node for one of its own standbys and resume as a second primary.
+        self.node.live = replace(live, primary=primary.host)
         self.rejoin(primary, f"{primary.host} runs as primary on timeline {primary.timeline}, newer than this "
                              f"standby's, which still streams from {live.upstream or 'nobody'}")
 
@@ -135,6 +140,7 @@ class Healing:
         try:
             self.repmgr.follow(self.node.cfg, primary.node_id)
             self.node.repmgrd.restart()
+            self.node.wakeup.set()  # the next tick at once: the status shows the new upstream and timeline
             self.healthy_at = time.monotonic()
             return
         except CommandError as exc:
