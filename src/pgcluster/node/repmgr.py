@@ -49,6 +49,10 @@ def promote(cfg):
                    (cfg.node_id,))
         db.execute(conn, "UPDATE repmgr.nodes SET type = 'primary', upstream_node_id = NULL, active = TRUE "
                          "WHERE node_id = %s", (cfg.node_id,))
+        # repmgr's own record of it, as `repmgr standby promote` writes (repmgr cluster event shows it)
+        db.execute(conn, "INSERT INTO repmgr.events (node_id, event, successful, details) "
+                         "VALUES (%s, 'standby_promote', TRUE, %s)",
+                   (cfg.node_id, "promoted by pgcluster's takeover"))
         conn.commit()
     finally:
         conn.close()
