@@ -183,20 +183,36 @@ class Chaos:
 
     # --- convergence ----------------------------------------------------------------------------------
     def converged(self):
+        """The primary once every container is healthy, the tree whole and each router writes to it; otherwise
+        None, with what is still missing in self.unconverged."""
         c = self.cluster
-        if not c.healthy(ALL_SERVICES):
-            return None
+        states = c.states()
+        sick = [f"{s} ({states.get(s, 'not running')})" for s in ALL_SERVICES if "(healthy)" not in states.get(s, "")]
+        if sick:
+            return self.missing("not healthy: " + ", ".join(sick))
         primary = c.tree_is_whole()
         if not primary:
-            return None
+            return self.missing(f"no single tree: writable {c.writable()}")
         for router in self.routers:
-            if c.write_via(router) != NODE_NAMES[primary]:
-                return None
+            try:
+                took = c.write_via(router)
+            except psycopg2.Error as exc:
+                return self.missing(f"a write through {router} failed: {str(exc).strip()}")
+            if took != NODE_NAMES[primary]:
+                return self.missing(f"{router} writes to {took}, not {NODE_NAMES[primary]}")
         return primary
 
+    def missing(self, why):
+        self.unconverged = why
+        return None
+
     def wait_converged(self, timeout=300):
-        return wait_for(self.converged, timeout, "the cluster to converge: all healthy, one tree, routers writing",
-                        interval=1.0)
+        self.unconverged = None
+        try:
+            return wait_for(self.converged, timeout, "the cluster to converge: all healthy, one tree, routers "
+                            "writing", interval=1.0)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; still {self.unconverged}") from None
 
     # --- one run --------------------------------------------------------------------------------------
     def run(self, faults, deadline=None):

@@ -137,8 +137,12 @@ def test_recovery_into_a_fresh_directory_for_inspection_leaves_the_cluster_alone
             finally:
                 conn.close()
 
-        wait_for(lambda: restored("SELECT NOT pg_is_in_recovery()") == [(True,)], 120,
-                 "the inspection node to be promoted")
+        try:
+            wait_for(lambda: restored("SELECT NOT pg_is_in_recovery()") == [(True,)], 120,
+                     "the inspection node to be promoted")
+        except AssertionError as exc:  # what the node did says why
+            log = cluster.docker("logs", "--tail", "40", inspect, check=False)
+            raise AssertionError(f"{exc}; the inspection node's log ends:\n{log.stdout}{log.stderr}") from None
         assert restored("SELECT count(*) FROM ledger") == [(101,)]
     finally:
         logs = cluster.docker("logs", inspect, check=False)

@@ -126,8 +126,12 @@ def test_replaced_certificates_are_served_without_a_restart_and_reported_before_
     for service, who in (("pgmaster", "node1"), ("pgpool", "pgpool"), ("backup", "backup")):
         assert f"{who} loads its replaced TLS certificate" in cluster.logs(service)
     # pgcluster status names each of them; the metric says the same.
-    status = wait_for(lambda: (lambda out: out if out.count("in 19 days") == 3 else None)(
-        cluster.exec("pgslave3", "pgcluster", "status").stdout), 30, "status to report the three certificates")
+    def reported():
+        out = cluster.exec("pgslave3", "pgcluster", "status").stdout
+        assert out.count("in 19 days") == 3, out
+        return out
+
+    status = wait_for(reported, 30, "status to report the three certificates")
     for service in renewed:
         assert f"  {service}: its TLS certificate expires on " in status, status
     metric = [line for line in cluster.fetch("backup", 8080, "/metrics").splitlines()
@@ -258,7 +262,7 @@ def test_a_client_from_outside_the_allowed_networks_is_refused(tmp_path):
     c.down()
     try:
         c.up("pgmaster")
-        wait_for(lambda: c.psql("pgmaster", "SELECT 1").stdout.strip() == "1", 180, "pgmaster to serve")
+        c.wait_healthy(("pgmaster",))  # a socket answers already while the first start creates the users
         with pytest.raises(psycopg2.OperationalError, match="no pg_hba.conf entry"):
             c.connect("pgmaster").close()
     finally:

@@ -245,6 +245,7 @@ class Scheduler:
             self.forward_log()
             if self.certificates.changed():
                 tls.reload()  # Barman's clients read the CA at each connection
+                next_metrics = now  # the metric and the summary name the new certificate at once
             try:
                 if now >= next_maintenance:
                     self.maintenance("every minute")
