@@ -18,8 +18,11 @@ from tests.e2e.cluster import ROOT, wait_for
 
 IMAGES = ("postgis-cluster/postgis:latest", "postgis-cluster/pgpool:latest", "postgis-cluster/barman:latest")
 LABELS = ("pgmaster", "pgslave1", "pgslave3")  # host i holds the node LABELS[i] (docker-compose/stack.yml)
-# The ports the stack publishes on its hosts (mode: host): routers, PgBouncer, nodes, Barman's metrics.
-PORTS = (5430, 5431, 6430, 6431, 5441, 5442, 5443, 5444, 8080)
+# A second, smaller stack beside the first (test_swarm.py) publishes on ports of its own, moved by the variables
+# the compose file uses.
+SECOND_STACK_PORTS = {"PGPOOL_PORT": 5450, "PGBOUNCER_PORT": 6450, "PGMASTER_PORT": 5451, "PGSLAVE1_PORT": 5452}
+# The ports the stacks publish on their hosts (mode: host): routers, PgBouncer, nodes, Barman's metrics.
+PORTS = (5430, 5431, 6430, 6431, 5441, 5442, 5443, 5444, 8080, *SECOND_STACK_PORTS.values())
 NODES_AND_ROUTERS = ("pgmaster", "pgslave1", "pgslave2", "pgslave3", "pgpool", "pgpool2", "backup")
 NODE_PORTS = {"pgmaster": 5441, "pgslave1": 5442, "pgslave2": 5443, "pgslave3": 5444}
 HOST_FLAGS = ["--cap-add", "ALL", "--cap-drop", "SYS_RESOURCE", "--security-opt", "apparmor=unconfined",
@@ -142,19 +145,24 @@ class Swarm:
         self._ports.clear()  # a reconnected container publishes its ephemeral ports anew, on other numbers
 
     # --- the stack --------------------------------------------------------------------------------
-    def deploy(self, mode="strict"):
-        """docker stack deploy of docker-compose/stack.yml, with secrets from scripts/make-secrets."""
+    def deploy(self, mode="strict", env=None, override=None):
+        """docker stack deploy of docker-compose/stack.yml, with secrets from scripts/make-secrets; env sets the
+        stack file's variables, and override (YAML) is a second file merged over it."""
         stack_dir = self.workdir / "stack"
         if not (stack_dir / "secrets").exists():
             stack_dir.mkdir(parents=True, exist_ok=True)
             subprocess.run([str(ROOT / "scripts" / "make-secrets"), str(stack_dir / "secrets")], check=True,
                            capture_output=True)
         (stack_dir / "stack.yml").write_text((ROOT / "docker-compose" / "stack.yml").read_text())
-        host = self.manager()
-        docker("exec", host, "rm", "-rf", "/stack")
-        docker("cp", str(stack_dir), f"{host}:/stack")
-        docker("exec", "-w", "/stack", "-e", f"CONSISTENCY_MODE={mode}", host, "docker", "stack", "deploy",
-               "-c", "stack.yml", self.stack, timeout=300)
+        files = ["-c", "stack.yml"]
+        if override:
+            (stack_dir / "override.yml").write_text(override)
+            files += ["-c", "override.yml"]
+        host, where = self.manager(), f"/stack-{self.stack}"
+        docker("exec", host, "rm", "-rf", where)
+        docker("cp", str(stack_dir), f"{host}:{where}")
+        flags = [arg for k, v in {"CONSISTENCY_MODE": mode, **(env or {})}.items() for arg in ("-e", f"{k}={v}")]
+        docker("exec", "-w", where, *flags, host, "docker", "stack", "deploy", *files, self.stack, timeout=300)
 
     def remove(self):
         """docker stack rm until it has removed everything (it removes the services first, and fails on the

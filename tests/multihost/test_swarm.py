@@ -3,19 +3,29 @@
 One swarm of three Docker-in-Docker hosts (hosts.py), docker-compose/stack.yml deployed on it in strict mode, and
 each fault of the primary's host in turn (scenario.py): killed, then brought back; frozen; cut off from the
 other two; then the stack removed and deployed again on the same volumes. Each scenario ends with every
-acknowledged row on the primary, no sample with two writable nodes, and the old primary a standby.
+acknowledged row on the primary, no sample with two writable nodes, and the old primary a standby. Last, a
+second stack beside the first on the same swarm, which neither sees nor disturbs it.
 """
 import json
 import time
 
 import pytest
 
+from pgcluster import db
 from tests.e2e.cluster import wait_for
 
-from .hosts import LABELS, Swarm, build_host_image, elapsed
+from .hosts import LABELS, SECOND_STACK_PORTS, Swarm, build_host_image, elapsed
 from .scenario import REJOIN_WITHIN, converged, deploy, inflict, save_logs
 
 REPORT = {}  # per scenario: seconds to the first write on another node, and more; written to report.json
+# The second stack: the primary, one standby and one router of the same stack file, on ports of their own.
+SMALL_STACK = """version: "3.8"
+services:
+  pgslave2: {deploy: {replicas: 0}}
+  pgslave3: {deploy: {replicas: 0}}
+  pgpool2: {deploy: {replicas: 0}}
+  backup: {deploy: {replicas: 0}}
+"""
 
 
 @pytest.fixture(scope="module")
@@ -69,3 +79,42 @@ def test_the_stack_removed_and_deployed_again_keeps_its_primary_and_data(swarm):
     assert wait_for(lambda: converged(swarm), 600, "the stack to come back") == primary
     assert swarm.psql(primary, "SELECT count(*), max(n) FROM writes") == rows
     REPORT["redeploy"] = {"primary": primary, "seconds": elapsed(since)}
+
+
+def test_a_second_stack_on_the_same_swarm_is_a_cluster_of_its_own(swarm, tmp_path):
+    first = wait_for(lambda: converged(swarm), REJOIN_WITHIN, "a converged cluster")
+    rows = swarm.psql(first, "SELECT count(*) FROM writes")
+    other = Swarm("multihost", tmp_path, stack="pg2")  # the same hosts, another stack and other secrets
+    other.deploy(mode="eventual", env=SECOND_STACK_PORTS, override=SMALL_STACK)
+    try:
+        streaming = "SELECT string_agg(application_name, ',') FROM pg_stat_replication WHERE state = 'streaming'"
+        wait_for(lambda: other.psql("pgmaster", streaming) == "node2", 600, "the second stack's standby to stream")
+        identifier = "SELECT system_identifier FROM pg_control_system()"
+        assert other.psql("pgmaster", identifier) != swarm.psql(first, identifier)
+        assert other.psql("pgmaster", "SELECT string_agg(node_name, ',' ORDER BY node_name) FROM repmgr.nodes") == \
+            "node1,node2"
+        # Names resolve on the stack's own network only: the first stack's pgslave3, pgpool2 and backup run on
+        # these hosts, and the second stack's containers do not find them.
+        for name in ("pgslave3", "pgpool2", "backup"):
+            assert other.exec("pgmaster", "getent", "hosts", name, check=False).returncode != 0, name
+
+        def write_through_its_router():
+            host, _ = other.where("pgpool")
+            conn = db.connect("127.0.0.1", other.port(host, SECOND_STACK_PORTS["PGPOOL_PORT"]), "postgres", "app",
+                              other.password(), timeout=5)
+            try:
+                db.execute(conn, "CREATE TABLE IF NOT EXISTS second_stack (n int)")
+                statuses = {row[1]: row[3] for row in db.rows(conn, "SHOW pool_nodes")}
+            finally:
+                conn.close()
+            return statuses
+
+        statuses = wait_for(write_through_its_router, 300, "a write through the second stack's pgpool")
+        assert statuses["pgmaster"] == "up" and statuses["pgslave1"] == "up", statuses
+        assert statuses["pgslave3"] != "up" and statuses["pgslave2"] != "up", statuses  # not the first stack's
+        assert other.psql("pgmaster", "SELECT to_regclass('second_stack') IS NOT NULL") == "t"
+        assert wait_for(lambda: converged(swarm), REJOIN_WITHIN, "the first stack, whole") == first
+        assert swarm.psql(first, "SELECT to_regclass('second_stack') IS NULL") == "t"
+        assert swarm.psql(first, "SELECT count(*) FROM writes") == rows
+    finally:
+        other.remove()
