@@ -197,9 +197,9 @@ class Swarm:
             raise AssertionError(f"{service} runs on no host that answers")
         return self.engine(host, "exec", container, *argv, check=check, timeout=timeout)
 
-    def psql(self, service, sql, timeout=10):
+    def psql(self, service, sql, timeout=10, dbname="app"):
         """sql on service's own socket, from inside its container (reaches a node cut off from the network)."""
-        out = self.exec(service, "psql", "-XAtq", "-U", "postgres", "-d", "app", "-c", sql, timeout=timeout)
+        out = self.exec(service, "psql", "-XAtq", "-U", "postgres", "-d", dbname, "-c", sql, timeout=timeout)
         return out.stdout.strip()
 
     def is_primary(self, service):

@@ -91,8 +91,8 @@ def test_a_second_stack_on_the_same_swarm_is_a_cluster_of_its_own(swarm, tmp_pat
         wait_for(lambda: other.psql("pgmaster", streaming) == "node2", 600, "the second stack's standby to stream")
         identifier = "SELECT system_identifier FROM pg_control_system()"
         assert other.psql("pgmaster", identifier) != swarm.psql(first, identifier)
-        assert other.psql("pgmaster", "SELECT string_agg(node_name, ',' ORDER BY node_name) FROM repmgr.nodes") == \
-            "node1,node2"
+        assert other.psql("pgmaster", "SELECT string_agg(node_name, ',' ORDER BY node_name) FROM repmgr.nodes",
+                          dbname="replication_db") == "node1,node2"
         # Names resolve on the stack's own network only: the first stack's pgslave3, pgpool2 and backup run on
         # these hosts, and the second stack's containers do not find them.
         for name in ("pgslave3", "pgpool2", "backup"):
