@@ -186,8 +186,7 @@ class Chaos:
         """The primary once every container is healthy, the tree whole and each router writes to it; otherwise
         None, with what is still missing in self.unconverged."""
         c = self.cluster
-        states = c.states()
-        sick = [f"{s} ({states.get(s, 'not running')})" for s in ALL_SERVICES if "(healthy)" not in states.get(s, "")]
+        sick = c.unhealthy(ALL_SERVICES)
         if sick:
             return self.missing("not healthy: " + ", ".join(sick))
         primary = c.tree_is_whole()

@@ -198,9 +198,14 @@ class Cluster:
                           '{{.Label "com.docker.compose.service"}}\t{{.Status}}').stdout
         return dict(line.split("\t", 1) for line in out.splitlines() if "\t" in line)
 
-    def healthy(self, services):
+    def unhealthy(self, services):
+        """Those of services not healthy now, each with its docker ps status: ["backup (Up 9 seconds (health:
+        starting))", ...]."""
         states = self.states()
-        return all("(healthy)" in states.get(s, "") for s in services)
+        return [f"{s} ({states.get(s, 'not running')})" for s in services if "(healthy)" not in states.get(s, "")]
+
+    def healthy(self, services):
+        return not self.unhealthy(services)
 
     def wait_healthy(self, services, timeout=180):
         wait_for(lambda: self.healthy(services), timeout, f"{', '.join(services)} to be healthy")
